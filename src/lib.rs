@@ -1,0 +1,13 @@
+//! Analysis toolkit for loss-function metalearning.
+//!
+//! The crate computes, for mean squared error, cross-entropy, Baikal and third-order
+//! TaylorGLO losses, the quantities of the learning-rule decomposition of Gonzalez and
+//! Miikkulainen, "Effective Regularization through Loss-Function Metalearning": the
+//! coefficients `gamma_k` of the update `theta_j <- theta_j + eta (1/n) sum_k gamma_k D_j h_k`,
+//! the zero-error coefficients, null-epoch behaviour, the label-smoothing map, the
+//! attraction toward zero training error and the null-epoch trainability invariant.
+
+pub mod attraction;
+pub mod exact;
+pub mod loss;
+pub mod runlog;
