@@ -10,8 +10,7 @@
 //! ```
 //!
 //! The first line is the header. Then, for each epoch, one sample record per logged training
-//! sample and one
-//! summary record. The outer key tells the kinds apart with a prefix test, so a reader skips
+//! sample and one summary record. The outer key tells the kinds apart with a prefix test, so a reader skips
 //! the summary and header lines without parsing them as samples.
 
 use serde::{Deserialize, Serialize};
