@@ -10,5 +10,9 @@
 pub mod attraction;
 pub mod cli;
 pub mod exact;
+pub mod label_smoothing;
+pub mod learning_rule;
 pub mod loss;
+pub mod null_epoch;
 pub mod runlog;
+pub mod zero_error;

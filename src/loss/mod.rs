@@ -171,6 +171,18 @@ impl Loss {
         }
     }
 
+    /// Returns `gamma_k(h, y)` exactly, or `None` where it is undefined (`h = 0` for
+    /// cross-entropy and Baikal).
+    pub fn gamma_exact(&self, h: &Rational, y: &Rational) -> Option<Rational> {
+        use num_traits::Zero;
+        match self {
+            Loss::CrossEntropy | Loss::Baikal if h.is_zero() => None,
+            Loss::CrossEntropy => Some(y / h),
+            Loss::Baikal => Some(h.recip() + y / (h * h)),
+            _ => Some(self.coefficients().expect("polynomial loss").gamma(h, y)),
+        }
+    }
+
     /// Returns gamma for target and non-target classes at a softmax output where the target
     /// has probability `1 - epsilon` and each of the `n - 1` others `epsilon / (n - 1)`.
     pub fn gamma_pair(&self, epsilon: f64, n: usize) -> (f64, f64) {
