@@ -8,6 +8,7 @@
 //! attraction toward zero training error and the null-epoch trainability invariant.
 
 pub mod attraction;
+pub mod check;
 pub mod cli;
 pub mod exact;
 pub mod label_smoothing;

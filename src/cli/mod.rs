@@ -9,6 +9,7 @@ mod curve;
 mod figure;
 mod pipeline;
 mod smooth;
+mod symbolic;
 mod trace;
 mod train;
 

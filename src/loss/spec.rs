@@ -49,7 +49,7 @@ pub enum LossSpecError {
         names: String,
     },
 
-    #[error("loss {spec:?}: value {position} ({name}) is invalid: {source}")]
+    #[error("loss {spec:?}: value {position} ({name}) is invalid")]
     InvalidValue {
         spec: String,
         position: usize,
