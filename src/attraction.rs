@@ -180,16 +180,12 @@ pub fn attraction(
 /// in (0, 1]) with gammas `gammas[k]` and target class `target`. No assumption about the
 /// non-target probabilities is made.
 ///
-/// Computed as `h_T sum_{k != T} h_k (e^{df_T} - e^{df_k}) / sum_k h_k e^{df_k}`, which
-/// equals `softmax(f + df)_T - h_T` because `sum_k h_k = 1`, with every exponential shifted
-/// by `max_k df_k` so nothing overflows and the difference is formed without cancellation.
+/// The logit step comes from [`logit_steps_full`]. The change of the target probability is
+/// `sum_{k != T} h_k (e^{df_T} - e^{df_k}) h_T / sum_k h_k e^{df_k}`, with every exponential
+/// shifted by `max_k df_k`, so nothing overflows and the difference is formed without
+/// cancellation.
 pub fn attraction_full(probs: &[f64], gammas: &[f64], target: usize) -> f64 {
-    let mean_gamma: f64 = probs.iter().zip(gammas).map(|(h, g)| h * g).sum();
-    let steps: Vec<f64> = probs
-        .iter()
-        .zip(gammas)
-        .map(|(h, g)| h * (g - mean_gamma))
-        .collect();
+    let steps = logit_steps_full(probs, gammas);
     let top = steps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let target_step = steps[target];
     let mut numerator = 0.0;
@@ -208,6 +204,32 @@ pub fn attraction_full(probs: &[f64], gammas: &[f64], target: usize) -> f64 {
         };
     }
     probs[target] * numerator / denominator
+}
+
+/// Returns the unit logit step `df_j = h_j (gamma_j - sum_k h_k gamma_k)` for every class.
+///
+/// With `r` the most probable class and `sum_k h_k = 1`, it is evaluated as
+/// `df_j = h_j ((gamma_j - gamma_r) - sum_{k != r} h_k (gamma_k - gamma_r))`. The dominant
+/// class then drops out of the sum instead of being subtracted from it, so a step stays
+/// accurate to rounding when one probability is within 1e-12 of 1. Cost O(n).
+pub fn logit_steps_full(probs: &[f64], gammas: &[f64]) -> Vec<f64> {
+    let reference = probs
+        .iter()
+        .enumerate()
+        .fold(0, |best, (k, &h)| if h > probs[best] { k } else { best });
+    let gamma_reference = gammas[reference];
+    let offset: f64 = probs
+        .iter()
+        .zip(gammas)
+        .enumerate()
+        .filter(|&(k, _)| k != reference)
+        .map(|(_, (h, g))| h * (g - gamma_reference))
+        .sum();
+    probs
+        .iter()
+        .zip(gammas)
+        .map(|(h, g)| h * ((g - gamma_reference) - offset))
+        .collect()
 }
 
 /// Softmax output with the target at `1 - epsilon` and the other `n - 1` classes sharing

@@ -46,8 +46,8 @@ pub fn softmax_jacobian_autodiff(logits: &[f64]) -> Vec<Vec<f64>> {
         let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let exps: Vec<Dual64> = duals.iter().map(|f| (*f - top).exp()).collect();
         let total: Dual64 = exps.iter().copied().sum();
-        for k in 0..n {
-            jacobian[k][j] = (exps[k] / total).eps;
+        for (row, exp) in jacobian.iter_mut().zip(&exps) {
+            row[j] = (*exp / total).eps;
         }
     }
     jacobian

@@ -22,7 +22,7 @@ pub struct Args {
     loss: String,
 
     /// Smoothing strength alpha, a decimal or fraction in the open interval (0, 1).
-    #[arg(long, value_name = "A")]
+    #[arg(long, value_name = "A", allow_hyphen_values = true)]
     alpha: String,
 
     /// Number of classes n (at least 2).
