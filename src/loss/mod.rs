@@ -32,9 +32,11 @@
 
 mod scalar;
 mod spec;
+mod tensor;
 
 pub use scalar::{LossScalar, infallible};
 pub use spec::{CIFAR10_COEFFICIENTS, LossSpecError, parse_loss};
+pub use tensor::{PROBABILITY_FLOOR, TensorScalar};
 
 use crate::exact::{Rational, to_f64};
 
@@ -242,6 +244,17 @@ impl Loss {
             .map(|(h_k, y_k)| infallible(self.per_class(h_k, y_k)))
             .sum();
         total / h.len() as f64
+    }
+
+    /// Evaluates the mean loss of a batch: `probs` holds softmax outputs and `labels` label
+    /// vectors (one-hot or smoothed), both of shape `(batch, n)`; returns a scalar tensor.
+    pub fn batch_loss(
+        &self,
+        probs: &candle_core::Tensor,
+        labels: &candle_core::Tensor,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        let terms = self.per_class(&TensorScalar(probs.clone()), &TensorScalar(labels.clone()))?;
+        terms.0.mean_all()
     }
 
     /// Returns the canonical spec text, which [`parse_loss`] reads back to the same loss.
