@@ -10,11 +10,13 @@
 pub mod attraction;
 pub mod check;
 pub mod cli;
+pub mod curve;
 pub mod exact;
 pub mod fastconv;
 pub mod label_smoothing;
 pub mod learning_rule;
 pub mod loss;
 pub mod null_epoch;
+pub mod plot;
 pub mod runlog;
 pub mod zero_error;
