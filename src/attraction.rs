@@ -69,17 +69,17 @@ pub fn check_classes(n: usize) -> Result<(), DomainError> {
     }
 }
 
-/// Which expression of the attraction to evaluate.
+/// The expression of the attraction to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Form {
     /// The first-principles derivation (see the module documentation).
     Exact,
-    /// Eq. 17 as printed in the paper.
+    /// Eq. 17 as Gonzalez and Miikkulainen print it.
     Printed,
 }
 
 impl Form {
-    /// A short lowercase name for tables and file names.
+    /// Returns a short lowercase name for tables and file names.
     pub fn name(self) -> &'static str {
         match self {
             Form::Exact => "exact",

@@ -205,7 +205,8 @@ fn eq62(rng: &mut ChaCha8Rng) -> CheckRow {
     tally.finish()
 }
 
-/// The change of the target probability after one unit step, recomputed by brute force.
+/// Recomputes the softmax after one unit step and returns the change of the target
+/// probability.
 fn direct_attraction(e: f64, n: usize, g_t: f64, g_nt: f64) -> f64 {
     let probs = two_level_probs(e, n, 0);
     let logits: Vec<f64> = probs.iter().map(|p| p.ln()).collect();

@@ -1,4 +1,5 @@
-//! `analyze check`: the paper's printed equations against first principles.
+//! `analyze check`: the printed equations of Gonzalez and Miikkulainen against first
+//! principles.
 
 use std::io::Write;
 

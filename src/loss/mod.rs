@@ -2,7 +2,7 @@
 //!
 //! # Definition
 //!
-//! Every loss acts on the softmax output `h` (the paper's "scaled logits", `h_k` in (0, 1))
+//! Every loss acts on the softmax output `h` ("scaled logits" in Gonzalez and Miikkulainen, `h_k` in (0, 1))
 //! and a label vector `y` over `n` classes, and averages a per-class term over the classes:
 //!
 //! ```text
@@ -40,7 +40,8 @@ pub use tensor::{PROBABILITY_FLOOR, TensorScalar};
 
 use crate::exact::{Rational, to_f64};
 
-/// The six coefficients of gamma as a polynomial in `h` and `y` (the paper's Eq. 12).
+/// The six coefficients of gamma as a polynomial in `h` and `y` (Gonzalez and Miikkulainen,
+/// Eq. 12).
 ///
 /// `gamma(h, y) = c_1 + c_h h + c_hh h^2 + c_hy h y + c_y y + c_yy y^2`.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +137,8 @@ pub enum Loss {
 }
 
 impl Loss {
-    /// The paper's CIFAR-10 AllCNN-C TaylorGLO loss, reconstructed in coefficient form.
+    /// Builds the CIFAR-10 AllCNN-C TaylorGLO loss of Gonzalez and Miikkulainen, reconstructed
+    /// in coefficient form from the numbers they print (see [`CIFAR10_COEFFICIENTS`]).
     pub fn taylorglo_cifar10() -> Loss {
         let coefficients = Coefficients::from_array(
             CIFAR10_COEFFICIENTS.map(|text| crate::exact::parse_rational(text).expect("valid")),
@@ -246,7 +248,7 @@ impl Loss {
         total / h.len() as f64
     }
 
-    /// Evaluates the mean loss of a batch: `probs` holds softmax outputs and `labels` label
+    /// Evaluates the mean loss of a batch: `probs` contains softmax outputs and `labels` label
     /// vectors (one-hot or smoothed), both of shape `(batch, n)`; returns a scalar tensor.
     pub fn batch_loss(
         &self,
