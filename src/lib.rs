@@ -11,6 +11,7 @@ pub mod attraction;
 pub mod check;
 pub mod cli;
 pub mod curve;
+pub mod data;
 pub mod exact;
 pub mod fastconv;
 pub mod label_smoothing;
