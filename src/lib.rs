@@ -19,5 +19,6 @@ pub mod learning_rule;
 pub mod loss;
 pub mod null_epoch;
 pub mod plot;
+pub mod poly;
 pub mod runlog;
 pub mod zero_error;

@@ -1,0 +1,3 @@
+//! Exact polynomial algebra over the rationals.
+
+pub mod roots;
