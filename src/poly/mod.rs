@@ -713,6 +713,8 @@ mod tests {
         assert_eq!(Poly::zero().to_dense_univariate(X), Some(Vec::new()));
         assert_eq!(Poly::zero().degree_in(X), None);
         assert_eq!(Poly::var(Y).to_dense_univariate(X), None);
+        let inverse = Poly::term(Rational::one(), Monomial::power(X, -1));
+        assert_eq!(inverse.to_dense_univariate(X), None);
     }
 
     #[test]
