@@ -21,4 +21,5 @@ pub mod null_epoch;
 pub mod plot;
 pub mod poly;
 pub mod runlog;
+pub mod train;
 pub mod zero_error;

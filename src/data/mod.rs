@@ -370,6 +370,7 @@ fn find_idx_file(dir: &Path, kind: DatasetKind, stem: &str) -> Result<PathBuf, D
 
 /// The size of the validation split: a number of samples or a fraction of the training set.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum ValidationSize {
     Count(usize),
     Fraction(f64),
