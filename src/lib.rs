@@ -21,5 +21,6 @@ pub mod null_epoch;
 pub mod plot;
 pub mod poly;
 pub mod runlog;
+pub mod symbolic;
 pub mod train;
 pub mod zero_error;
