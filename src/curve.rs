@@ -47,6 +47,7 @@ use thiserror::Error;
 use crate::attraction::{self, DomainError, Form, check_classes, check_epsilon};
 use crate::exact::{Rational, ratio, to_f64};
 use crate::loss::Loss;
+use crate::poly::roots;
 
 /// Largest accepted number of grid points of a curve.
 pub const MAX_POINTS: usize = 1_000_000;
@@ -135,7 +136,7 @@ pub fn evaluate_all(
     Ok(rows)
 }
 
-/// Writes `rows` as CSV with the columns of [`CSV_HEADER`]; floats are written in Rust's
+/// Writes `rows` as CSV with the columns of [`CSV_HEADER`]. Floats are written in Rust's
 /// shortest form that reads back to the same f64.
 pub fn write_csv<W: Write>(rows: &[CurvePoint], mut writer: W) -> std::io::Result<()> {
     writeln!(writer, "{CSV_HEADER}")?;
@@ -221,7 +222,8 @@ pub struct SignChange {
     pub epsilon: f64,
     pub lower: f64,
     pub upper: f64,
-    /// The exact rational bracket `(lower, upper)` for [`RootMethod::ExactPolynomial`].
+    /// The exact rational bracket `(lower, upper)` for [`RootMethod::ExactPolynomial`];
+    /// `lower == upper` when the root is that rational number exactly.
     pub bracket: Option<(Rational, Rational)>,
 }
 
@@ -379,18 +381,8 @@ pub fn logit_steps_printed_exact(
     (target, non_target)
 }
 
-/// Evaluates a polynomial with ascending coefficients at `x` (Horner's scheme).
-pub fn evaluate_polynomial(coefficients: &[Rational], x: &Rational) -> Rational {
-    coefficients
-        .iter()
-        .rev()
-        .fold(Rational::zero(), |total, coefficient| {
-            total * x + coefficient
-        })
-}
-
 /// Returns the ascending coefficients of the polynomial of degree below `nodes.len()` that
-/// takes `values[i]` at `nodes[i]` (Lagrange interpolation; nodes must be distinct).
+/// takes `values[i]` at `nodes[i]`, by Lagrange interpolation. The nodes must be distinct.
 fn interpolate(nodes: &[Rational], values: &[Rational]) -> Vec<Rational> {
     let mut result = vec![Rational::zero(); nodes.len()];
     for (i, (node, value)) in nodes.iter().zip(values).enumerate() {
@@ -423,7 +415,7 @@ fn analyze_polynomial(polynomial: Vec<Rational>, form: Form, n: usize) -> SignAn
     let brackets = if polynomial.is_empty() {
         Vec::new()
     } else {
-        temporary_roots::sign_change_roots(&polynomial, &zero, &one, &ratio(1, EXACT_ROOT_WIDTH))
+        roots::sign_change_roots(&polynomial, &zero, &one, &ratio(1, EXACT_ROOT_WIDTH))
     };
     let roots: Vec<SignChange> = brackets
         .into_iter()
@@ -455,7 +447,7 @@ fn analyze_polynomial(polynomial: Vec<Rational>, form: Form, n: usize) -> SignAn
             continue;
         }
         let middle = (lower + upper) / ratio(2, 1);
-        let value = evaluate_polynomial(&polynomial, &middle);
+        let value = roots::evaluate(&polynomial, &middle);
         let sign = if value.is_zero() {
             0.0
         } else if value.is_positive() {
@@ -501,7 +493,7 @@ fn join_intervals(intervals: &mut [SignInterval], roots: &[SignChange]) {
 const SEARCH_POINTS_PER_DECADE: usize = 40;
 
 /// Evenly spaced points of the numeric search grid.
-const SEARCH_UNIFORM_POINTS: usize = 20_000;
+const SEARCH_UNIFORM_POINTS: usize = 4_000;
 
 /// Decades of the numeric search grid next to 0 and next to 1 (down to `10^-12`).
 const SEARCH_DECADES: i32 = 12;
@@ -526,10 +518,23 @@ fn search_grid() -> Vec<f64> {
     points
 }
 
-// NOTE: the grid brackets a sign change only where the sign differs between neighbouring
-// grid points. Two sign changes closer than the grid spacing (1/20000 in the middle,
-// 6% of epsilon near the ends), or a double root where the curve touches zero without
-// crossing, can be missed.
+/// Finds sign changes of the f64 attraction by bracketing on a fixed grid and bisecting to
+/// [`NUMERIC_TOLERANCE`]. [`analyze_signs`] uses it for losses without a coefficient form.
+/// It works for every loss, so tests compare it with the exact roots.
+///
+/// NOTE: the grid brackets a sign change only where the sign differs between neighbouring
+/// grid points. Two sign changes closer than the grid spacing (1/4000 in the middle, 6% of
+/// epsilon near the ends), or a double root where the curve touches zero without crossing,
+/// can be missed.
+pub fn analyze_signs_numerically(
+    loss: &Loss,
+    form: Form,
+    n: usize,
+) -> Result<SignAnalysis, DomainError> {
+    check_classes(n)?;
+    Ok(analyze_numerically(loss, form, n))
+}
+
 fn analyze_numerically(loss: &Loss, form: Form, n: usize) -> SignAnalysis {
     let sign = |epsilon: f64| {
         let (gamma_target, gamma_non_target) = loss.gamma_pair(epsilon, n);
@@ -620,61 +625,6 @@ fn bisect(
     }
 }
 
-// TODO: temporary stand-in until crate::poly::roots lands; grid search, misses close pairs.
-mod temporary_roots {
-    use super::*;
-    pub struct RootBracket {
-        pub lower: Rational,
-        pub upper: Rational,
-    }
-    pub fn sign_change_roots(
-        c: &[Rational],
-        lower: &Rational,
-        upper: &Rational,
-        width: &Rational,
-    ) -> Vec<RootBracket> {
-        let steps = 4096;
-        let point = |k: i64| lower + (upper - lower) * ratio(k, steps);
-        let sign = |x: &Rational| {
-            let v = evaluate_polynomial(c, x);
-            if v.is_positive() {
-                1
-            } else if v.is_negative() {
-                -1
-            } else {
-                0
-            }
-        };
-        let mut out = Vec::new();
-        let mut previous: Option<(Rational, i32)> = None;
-        for k in 1..steps {
-            let x = point(k);
-            let s = sign(&x);
-            if s == 0 {
-                continue;
-            }
-            if let Some((px, ps)) = previous.clone() {
-                if ps != s {
-                    let (mut a, mut b) = (px, x.clone());
-                    while &b - &a > *width {
-                        let m = (&a + &b) / ratio(2, 1);
-                        let sm = sign(&m);
-                        if sm == 0 {
-                            a = m.clone() - width / ratio(4, 1);
-                            b = m + width / ratio(4, 1);
-                            break;
-                        }
-                        if sm == ps { a = m } else { b = m }
-                    }
-                    out.push(RootBracket { lower: a, upper: b });
-                }
-            }
-            previous = Some((x, s));
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -691,7 +641,7 @@ mod tests {
         let nodes: Vec<Rational> = (0..5).map(|k| ratio(k, 1)).collect();
         let values: Vec<Rational> = nodes
             .iter()
-            .map(|x| evaluate_polynomial(&expected, x))
+            .map(|x| roots::evaluate(&expected, x))
             .collect();
         assert_eq!(interpolate(&nodes, &values), expected.to_vec());
     }
