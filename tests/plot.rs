@@ -201,3 +201,20 @@ fn cifar10_axis_is_symmetric_log() {
     let exact: Vec<f64> = rows.iter().map(|row| row.attraction_exact).collect();
     assert_eq!(YScale::for_curves(&[exact]), YScale::Linear);
 }
+
+#[cfg(unix)]
+#[test]
+fn written_file_mode_matches_file_create() {
+    // The temporary file must not pass its owner-only mode on to the figure.
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().unwrap();
+    let reference = directory.path().join("reference");
+    std::fs::File::create(&reference).unwrap();
+    let expected = std::fs::metadata(&reference).unwrap().permissions().mode();
+    for name in ["mode.png", "mode.svg"] {
+        let path = directory.path().join(name);
+        style::write_figure(&path, &TextFigure { fail: false }).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, expected & 0o777, "{name}: {mode:o}");
+    }
+}

@@ -252,11 +252,7 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let temporary = tempfile::NamedTempFile::new_in(directory)?;
+    let temporary = style::temporary_output(&style::parent_directory(path), "")?;
     {
         let mut writer = std::io::BufWriter::new(temporary.as_file());
         write(&mut writer)?;

@@ -22,6 +22,7 @@ use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, Value
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
+use tempfile::NamedTempFile;
 
 use super::PlotError;
 
@@ -184,11 +185,7 @@ pub fn write_figure(path: &Path, figure: &impl Figure) -> Result<(), PlotError> 
     let directory = parent_directory(path);
     // The bitmap encoder picks the image format from the file name, so the temporary file
     // carries the same extension as the target.
-    let temporary = tempfile::Builder::new()
-        .prefix(".figure-")
-        .suffix(format.suffix())
-        .tempfile_in(&directory)
-        .map_err(write_error)?;
+    let temporary = temporary_output(&directory, format.suffix()).map_err(write_error)?;
     match format {
         ImageFormat::Png => {
             let backend = BitMapBackend::new(temporary.path(), (width, height));
@@ -209,7 +206,25 @@ pub fn write_figure(path: &Path, figure: &impl Figure) -> Result<(), PlotError> 
     Ok(())
 }
 
-fn parent_directory(path: &Path) -> PathBuf {
+/// Creates a hidden temporary file in `directory`, ending in `suffix`, to be renamed onto an
+/// output path once written.
+///
+/// On Unix the file is created with mode `0o666` less the process umask, the mode a plain
+/// `File::create` would give, because `tempfile` defaults to `0o600` and the rename would
+/// carry that owner-only mode over to the output.
+pub fn temporary_output(directory: &Path, suffix: &str) -> std::io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".output-").suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(directory)
+}
+
+/// Returns the directory of `path`, `.` for a bare file name.
+pub fn parent_directory(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
