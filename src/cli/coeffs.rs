@@ -35,8 +35,8 @@ pub struct Args {
     json: bool,
 
     /// Also print the symbolic derivation: gamma and each coefficient as exact polynomials in
-    /// the loss parameters.
-    #[arg(long)]
+    /// the loss parameters. Text only, so it cannot be combined with --json.
+    #[arg(long, conflicts_with = "json")]
     symbolic: bool,
 }
 
