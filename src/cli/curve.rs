@@ -179,7 +179,7 @@ fn configure(args: &Args) -> anyhow::Result<Config> {
 pub fn check_class_counts(values: &[usize]) -> anyhow::Result<Vec<usize>> {
     let mut counts = Vec::new();
     for &n in values {
-        check_classes(n).context("check --n: pass 2 or more classes")?;
+        check_classes(n).context("check --n")?;
         if !counts.contains(&n) {
             counts.push(n);
         }
