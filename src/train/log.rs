@@ -217,6 +217,42 @@ pub fn read_header(path: &Path) -> Result<HeaderLine, TrainError> {
     })
 }
 
+/// Rewrites the log with `header` as its first line and every other line unchanged. A
+/// resumed run that extends `epochs` uses it, so that its log reads like that of an
+/// uninterrupted run. The copy is written beside the log and renamed over it.
+pub fn replace_header(path: &Path, header: &HeaderLine) -> Result<(), TrainError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let source = File::open(path).map_err(|source| io_error("open", path, source))?;
+    let permissions = source
+        .metadata()
+        .map_err(|source| io_error("read", path, source))?
+        .permissions();
+    let mut reader = BufReader::new(source);
+    let mut old_header = Vec::new();
+    reader
+        .read_until(b'\n', &mut old_header)
+        .map_err(|source| io_error("read", path, source))?;
+    let temporary = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|source| io_error("create a file in", dir, source))?;
+    let mut writer = BufWriter::new(temporary.as_file());
+    serde_json::to_writer(&mut writer, header)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writer.write_all(b"\n"))
+        .and_then(|()| std::io::copy(&mut reader, &mut writer).map(drop))
+        .and_then(|()| writer.flush())
+        .map_err(|source| io_error("write", temporary.path(), source))?;
+    drop(writer);
+    std::fs::set_permissions(temporary.path(), permissions)
+        .map_err(|source| io_error("write", temporary.path(), source))?;
+    temporary
+        .persist(path)
+        .map_err(|error| io_error("replace", path, error.error))?;
+    Ok(())
+}
+
 /// Cuts the log right after the summary line of `epoch`, dropping the records of a later,
 /// unfinished epoch and any torn last line; returns the number of bytes removed. Fails when
 /// the log has no complete summary for `epoch`.

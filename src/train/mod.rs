@@ -72,13 +72,16 @@ pub enum TrainError {
     #[error("device {spec} is not available: {reason}")]
     Device { spec: String, reason: String },
     #[error(
-        "the {model} model does not fit images of {shape}: layer {layer} would have no \
-         output; use larger images or another --model"
+        "the {model} model does not fit images of {shape}: its layer {layer} gets \
+         activations of {activation}, smaller than its {kernel}x{kernel} kernel; use larger \
+         images or another --model"
     )]
     ImageTooSmall {
         model: ModelKind,
         shape: ImageShape,
         layer: usize,
+        activation: ImageShape,
+        kernel: usize,
     },
 }
 

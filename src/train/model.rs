@@ -108,6 +108,7 @@ impl Model {
     ) -> Result<Model, TrainError> {
         let mut builder = Builder {
             kind,
+            input_shape,
             shape: input_shape,
             features: None,
             layers: Vec::new(),
@@ -271,6 +272,7 @@ fn dropout(x: &Tensor, rate: f64, rng: &mut ChaCha8Rng) -> candle_core::Result<T
 /// Appends layers while tracking the activation shape.
 struct Builder<'a> {
     kind: ModelKind,
+    input_shape: ImageShape,
     /// Activation shape while the activations are images.
     shape: ImageShape,
     /// Activation width once flattened.
@@ -307,8 +309,10 @@ impl Builder<'_> {
         if input.height + 2 * padding < kernel || input.width + 2 * padding < kernel {
             return Err(TrainError::ImageTooSmall {
                 model: self.kind,
-                shape: input,
+                shape: self.input_shape,
                 layer: self.layers.len() + 1,
+                activation: input,
+                kernel,
             });
         }
         let fan_in = input.channels * kernel * kernel;

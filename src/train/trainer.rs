@@ -415,8 +415,11 @@ impl Run<'_> {
         let Some(path) = self.config.log.clone() else {
             return Ok((epoch, 0));
         };
-        check_log_header(&path, header)?;
+        let found = check_log_header(&path, header)?;
         let truncated = log::truncate_to_epoch(&path, epoch)?;
+        if found != *header {
+            log::replace_header(&path, header)?;
+        }
         self.log = Some(LogWriter::append(&path)?);
         Ok((epoch, truncated))
     }
@@ -496,16 +499,18 @@ fn check_resumable(
     Ok(())
 }
 
-/// Checks that the log to extend was written by a run with the same loss, model and seed.
-fn check_log_header(path: &Path, expected: &HeaderLine) -> Result<(), TrainError> {
-    let found = log::read_header(path)?.header;
+/// Checks that the log to extend was written by a run with the same loss, model and seed;
+/// returns its header.
+fn check_log_header(path: &Path, expected: &HeaderLine) -> Result<HeaderLine, TrainError> {
+    let found_line = log::read_header(path)?;
+    let found = &found_line.header;
     let expected = &expected.header;
     let same = found.loss == expected.loss
         && found.model == expected.model
         && found.seed == expected.seed
         && found.classes == expected.classes;
     if same {
-        return Ok(());
+        return Ok(found_line);
     }
     Err(TrainError::Log {
         path: path.to_path_buf(),
