@@ -14,7 +14,7 @@ use lossdyn::train::{
 use proptest::prelude::*;
 use rand::RngExt;
 
-/// The first `train` training and `test` test samples of the bundled subset.
+/// Returns the first `train` training and `test` test samples of the bundled subset.
 fn small_data(train: usize, test: usize) -> LoadedData {
     let full = data::load(DatasetKind::FashionMnistSubset, None).unwrap();
     let take = |set: &Dataset, count: usize| Dataset {

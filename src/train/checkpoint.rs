@@ -1,7 +1,7 @@
 //! Checkpoints: the parameters and momentum buffers in safetensors, with the model and run
 //! configuration in JSON beside them.
 //!
-//! A checkpoint directory holds `checkpoint.safetensors` (tensors named as in
+//! A checkpoint directory contains `checkpoint.safetensors` (tensors named as in
 //! [`Model::parameters`], the momentum buffers as `momentum.<name>`, and `epoch`, a one-element
 //! u32 tensor) and `checkpoint.json` ([`CheckpointConfig`]). Each file is written to a
 //! temporary file in the same directory and renamed over the previous one, weights first.

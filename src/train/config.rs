@@ -12,10 +12,9 @@ use super::model::ModelKind;
 use crate::data::{DatasetKind, ValidationSize};
 use crate::loss::Loss;
 
-/// Default learning rate. The losses average over the `n` classes (cross-entropy here is the
-/// usual one divided by `n`), so gradients are `n` times smaller than with the usual
-/// cross-entropy and the rate is `n` times larger than the usual 0.01-0.1 for SGD with
-/// momentum 0.9. The MLP and the small CNN train well with it on Fashion-MNIST with `ce`,
+/// Default learning rate. The losses average over the `n` classes, so cross-entropy here is
+/// the usual one divided by `n` and its gradients are `n` times smaller. The rate is
+/// therefore `n` times the usual 0.01-0.1 for SGD with momentum 0.9. The MLP and the small CNN train well with it on Fashion-MNIST with `ce`,
 /// `mse` and `taylorglo-cifar10` (`analysis/training.md`).
 pub const DEFAULT_LEARNING_RATE: f64 = 0.5;
 
@@ -203,9 +202,11 @@ impl TrainConfig {
         if h.epochs == 0 {
             return invalid("--epochs", "0".into(), "a whole number >= 1");
         }
+
         if h.batch_size == 0 {
             return invalid("--batch-size", "0".into(), "a whole number >= 1");
         }
+
         if !(h.learning_rate.is_finite() && h.learning_rate > 0.0) {
             return invalid(
                 "--learning-rate",
@@ -213,9 +214,11 @@ impl TrainConfig {
                 "a finite number > 0",
             );
         }
+
         if !(0.0..1.0).contains(&h.momentum) {
             return invalid("--momentum", h.momentum.to_string(), "a number in [0, 1)");
         }
+
         if h.nesterov && h.momentum == 0.0 {
             return invalid(
                 "--momentum",
@@ -223,6 +226,7 @@ impl TrainConfig {
                 "a momentum > 0, which Nesterov momentum needs",
             );
         }
+
         if !(h.weight_decay.is_finite() && h.weight_decay >= 0.0) {
             return invalid(
                 "--weight-decay",
@@ -230,6 +234,7 @@ impl TrainConfig {
                 "a finite number >= 0",
             );
         }
+
         if h.milestones.first() == Some(&0) || h.milestones.windows(2).any(|w| w[0] >= w[1]) {
             return invalid(
                 "--milestones",
@@ -237,6 +242,7 @@ impl TrainConfig {
                 "strictly increasing epochs >= 1, such as 30,60",
             );
         }
+
         if !(h.lr_factor.is_finite() && h.lr_factor > 0.0) {
             return invalid(
                 "--lr-factor",
@@ -244,6 +250,7 @@ impl TrainConfig {
                 "a finite number > 0",
             );
         }
+
         if !(0.0..1.0).contains(&h.label_smoothing) {
             return invalid(
                 "--label-smoothing",
@@ -251,12 +258,15 @@ impl TrainConfig {
                 "a number in [0, 1)",
             );
         }
+
         if h.train_limit == Some(0) {
             return invalid("--train-limit", "0".into(), "a whole number >= 1");
         }
+
         if h.log_samples == Some(0) {
             return invalid("--log-samples", "0".into(), "a whole number >= 1");
         }
+
         if self.resume && self.checkpoint_dir.is_none() {
             return invalid(
                 "--resume",

@@ -3,7 +3,7 @@
 //! The training thread hands each batch's logged softmax outputs to a writer thread over a
 //! bounded channel, so formatting and writing overlap the next training steps. At the end of
 //! each epoch the trainer sends the summary and waits until the writer has flushed it to the
-//! operating system; a crash therefore loses at most the epoch in progress.
+//! operating system. A crash therefore loses at most the epoch in progress.
 //!
 //! The log is written in place rather than through a temporary file: it is a stream that must
 //! be readable while training runs and that `--resume` extends. A resumed run first cuts the
@@ -230,6 +230,7 @@ pub fn replace_header(path: &Path, header: &HeaderLine) -> Result<(), TrainError
         .metadata()
         .map_err(|source| io_error("read", path, source))?
         .permissions();
+
     let mut reader = BufReader::new(source);
     let mut old_header = Vec::new();
     reader
@@ -245,6 +246,7 @@ pub fn replace_header(path: &Path, header: &HeaderLine) -> Result<(), TrainError
         .and_then(|()| writer.flush())
         .map_err(|source| io_error("write", temporary.path(), source))?;
     drop(writer);
+
     std::fs::set_permissions(temporary.path(), permissions)
         .map_err(|source| io_error("write", temporary.path(), source))?;
     temporary
@@ -253,15 +255,16 @@ pub fn replace_header(path: &Path, header: &HeaderLine) -> Result<(), TrainError
     Ok(())
 }
 
-/// Cuts the log right after the summary line of `epoch`, dropping the records of a later,
-/// unfinished epoch and any torn last line; returns the number of bytes removed. Fails when
-/// the log has no complete summary for `epoch`.
+/// Cuts the log right after the summary line of `epoch` and returns the number of bytes
+/// removed. This drops the records of a later, unfinished epoch and any torn last line. Fails
+/// when the log has no complete summary for `epoch`.
 pub fn truncate_to_epoch(path: &Path, epoch: u32) -> Result<u64, TrainError> {
     let file = File::open(path).map_err(|source| io_error("open", path, source))?;
     let total = file
         .metadata()
         .map_err(|source| io_error("read", path, source))?
         .len();
+
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let mut offset = 0u64;
@@ -275,6 +278,7 @@ pub fn truncate_to_epoch(path: &Path, epoch: u32) -> Result<u64, TrainError> {
         if read == 0 || line.last() != Some(&b'\n') {
             break;
         }
+
         offset += read as u64;
         line_number += 1;
         let text = String::from_utf8_lossy(&line);
@@ -291,6 +295,7 @@ pub fn truncate_to_epoch(path: &Path, epoch: u32) -> Result<u64, TrainError> {
             break;
         }
     }
+
     let Some(cut) = cut else {
         return Err(TrainError::Log {
             path: path.to_path_buf(),
@@ -300,6 +305,7 @@ pub fn truncate_to_epoch(path: &Path, epoch: u32) -> Result<u64, TrainError> {
             ),
         });
     };
+
     let file = OpenOptions::new()
         .write(true)
         .open(path)

@@ -11,8 +11,8 @@
 //! through a [`TrainObserver`] and never print.
 //!
 //! Randomness comes from ChaCha8 generators keyed by the run's seed, a purpose ([`Stream`])
-//! and the epoch, so an epoch's shuffle and dropout masks do not depend on earlier epochs and
-//! a resumed run draws the same numbers as an uninterrupted one.
+//! and the epoch. An epoch's shuffle and dropout masks therefore do not depend on earlier
+//! epochs, and a resumed run draws the same numbers as an uninterrupted one.
 
 pub mod checkpoint;
 pub mod config;

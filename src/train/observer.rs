@@ -1,4 +1,4 @@
-//! How a training run reports progress. The library never prints; the caller implements
+//! Progress reports of a training run. The library never prints. The caller implements
 //! [`TrainObserver`] and turns the reports into progress bars, lines or JSON.
 
 use serde::Serialize;

@@ -20,7 +20,7 @@ use crate::runlog::{EpochSummary, Header, HeaderLine, SCHEMA_VERSION};
 /// Samples per forward pass when computing validation and test accuracy.
 const EVAL_BATCH: usize = 1000;
 
-/// What a finished run returns.
+/// The result of a finished run.
 #[derive(Debug)]
 pub struct TrainOutcome {
     /// The trained model.
@@ -49,44 +49,10 @@ pub fn train_on(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
-    let hyper = &config.hyperparameters;
-    let device = config.device.open()?;
-    let split = data::split_validation(data.train.len(), hyper.validation, hyper.validation_seed)?;
-    let mut train_indices = split.train;
-    if let Some(limit) = hyper.train_limit {
-        train_indices.truncate(limit);
-    }
-    let model = Model::new(
-        hyper.model,
-        data.train.shape,
-        data.classes,
-        hyper.precision.dtype(),
-        &device,
-        &mut stream_rng(config.seed, Stream::Init, 0),
-    )?;
-    let optimizer = Sgd::new(
-        model.parameters(),
-        SgdParams {
-            learning_rate: hyper.learning_rate,
-            momentum: hyper.momentum,
-            nesterov: hyper.nesterov,
-            weight_decay: hyper.weight_decay,
-        },
-    )?;
-    let logged = logged_mask(config, data.train.len(), &train_indices)?;
-    let logged_samples = logged.iter().filter(|&&l| l).count();
-    let mut run = Run {
-        config,
-        data,
-        device,
-        model,
-        optimizer,
-        train_indices,
-        validation_indices: split.validation,
-        logged,
-        log: None,
-    };
+    let mut run = Run::new(config, data)?;
+    let logged_samples = run.logged.iter().filter(|&&l| l).count();
     let header = run.header(logged_samples);
+
     let (start_epoch, log_bytes_truncated) = if config.resume {
         run.resume(&header)?
     } else {
@@ -95,27 +61,10 @@ pub fn train_on(
         }
         (0, 0)
     };
-    observer.on_start(&RunInfo {
-        model: hyper.model,
-        parameter_count: run.model.parameter_count(),
-        dataset: data.kind.name().to_string(),
-        source: data.source.clone(),
-        train_samples: run.train_indices.len(),
-        validation_samples: run.validation_indices.len(),
-        test_samples: data.test.len(),
-        classes: data.classes,
-        logged_samples: if config.log.is_some() {
-            logged_samples
-        } else {
-            0
-        },
-        start_epoch,
-        epochs: hyper.epochs,
-        batches_per_epoch: run.train_indices.len().div_ceil(hyper.batch_size),
-        log_bytes_truncated,
-    });
+    observer.on_start(&run.info(logged_samples, start_epoch, log_bytes_truncated));
+
     let mut reports = Vec::new();
-    for epoch in start_epoch + 1..=hyper.epochs {
+    for epoch in start_epoch + 1..=config.hyperparameters.epochs {
         let report = run.epoch(epoch, observer)?;
         observer.on_epoch(&report);
         reports.push(report);
@@ -174,7 +123,71 @@ struct Run<'a> {
     log: Option<LogWriter>,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// Splits the data, builds the model and the optimizer and chooses the logged samples.
+    fn new(config: &'a TrainConfig, data: &'a LoadedData) -> Result<Run<'a>, TrainError> {
+        let hyper = &config.hyperparameters;
+        let device = config.device.open()?;
+        let split =
+            data::split_validation(data.train.len(), hyper.validation, hyper.validation_seed)?;
+        let mut train_indices = split.train;
+        if let Some(limit) = hyper.train_limit {
+            train_indices.truncate(limit);
+        }
+
+        let model = Model::new(
+            hyper.model,
+            data.train.shape,
+            data.classes,
+            hyper.precision.dtype(),
+            &device,
+            &mut stream_rng(config.seed, Stream::Init, 0),
+        )?;
+        let params = SgdParams {
+            learning_rate: hyper.learning_rate,
+            momentum: hyper.momentum,
+            nesterov: hyper.nesterov,
+            weight_decay: hyper.weight_decay,
+        };
+        let optimizer = Sgd::new(model.parameters(), params)?;
+        let logged = logged_mask(config, data.train.len(), &train_indices)?;
+
+        Ok(Run {
+            config,
+            data,
+            device,
+            model,
+            optimizer,
+            train_indices,
+            validation_indices: split.validation,
+            logged,
+            log: None,
+        })
+    }
+
+    fn info(&self, logged_samples: usize, start_epoch: u32, log_bytes_truncated: u64) -> RunInfo {
+        let hyper = self.hyper();
+        RunInfo {
+            model: hyper.model,
+            parameter_count: self.model.parameter_count(),
+            dataset: self.data.kind.name().to_string(),
+            source: self.data.source.clone(),
+            train_samples: self.train_indices.len(),
+            validation_samples: self.validation_indices.len(),
+            test_samples: self.data.test.len(),
+            classes: self.data.classes,
+            logged_samples: if self.log.is_some() {
+                logged_samples
+            } else {
+                0
+            },
+            start_epoch,
+            epochs: hyper.epochs,
+            batches_per_epoch: self.train_indices.len().div_ceil(hyper.batch_size),
+            log_bytes_truncated,
+        }
+    }
+
     fn hyper(&self) -> &Hyperparameters {
         &self.config.hyperparameters
     }
@@ -213,7 +226,7 @@ impl Run<'_> {
         observer: &mut dyn TrainObserver,
     ) -> Result<EpochReport, TrainError> {
         let started = Instant::now();
-        let hyper = self.hyper().clone();
+        let hyper = self.hyper();
         let learning_rate = StepSchedule {
             base: hyper.learning_rate,
             milestones: hyper.milestones.clone(),
@@ -221,50 +234,9 @@ impl Run<'_> {
         }
         .learning_rate(epoch);
         self.optimizer.set_learning_rate(learning_rate);
-        let mut order = self.train_indices.clone();
-        order.shuffle(&mut stream_rng(self.config.seed, Stream::Shuffle, epoch));
-        let mut dropout_rng = stream_rng(self.config.seed, Stream::Dropout, epoch);
-        let batches = order.len().div_ceil(hyper.batch_size);
-        let mut totals = EpochTotals::default();
-        for (batch, indices) in order.chunks(hyper.batch_size).enumerate() {
-            let labels = self.data.train.gather_labels(indices);
-            let images = self.images(&self.data.train, indices)?;
-            let targets = targets(
-                &labels,
-                self.data.classes,
-                hyper.label_smoothing,
-                hyper.precision.dtype(),
-                &self.device,
-            )?;
-            let step = training_step(
-                &self.model,
-                &mut self.optimizer,
-                &self.config.loss,
-                &images,
-                &targets,
-                Mode::Train(&mut dropout_rng),
-            )?;
-            if !step.loss.is_finite() {
-                return Err(TrainError::Diverged {
-                    epoch,
-                    batch: batch + 1,
-                    loss: step.loss,
-                });
-            }
-            let probs: Vec<f32> = step.probs.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-            totals.loss += step.loss;
-            totals.correct += count_correct(&probs, &labels, self.data.classes);
-            let log_started = Instant::now();
-            totals.logged += self.log_batch(epoch, indices, &labels, &probs)?;
-            totals.log_time += log_started.elapsed();
-            observer.on_batch(&BatchProgress {
-                epoch,
-                batch: batch + 1,
-                batches,
-                loss: step.loss,
-            });
-        }
+        let mut totals = self.train_batches(epoch, observer)?;
         let train_seconds = started.elapsed().as_secs_f64();
+
         let eval_started = Instant::now();
         let validation_accuracy = if self.validation_indices.is_empty() {
             None
@@ -274,10 +246,11 @@ impl Run<'_> {
         let test_indices: Vec<usize> = (0..self.data.test.len()).collect();
         let test_accuracy = self.accuracy(&self.data.test, &test_indices)?;
         let eval_seconds = eval_started.elapsed().as_secs_f64();
+
         let summary = EpochSummary {
             epoch,
-            train_loss: totals.loss / batches as f64,
-            train_accuracy: totals.correct as f64 / order.len() as f64,
+            train_loss: totals.loss / totals.batches as f64,
+            train_accuracy: totals.correct as f64 / self.train_indices.len() as f64,
             validation_accuracy,
             test_accuracy,
             learning_rate,
@@ -298,6 +271,64 @@ impl Run<'_> {
             checkpoint_seconds: checkpoint_started.elapsed().as_secs_f64(),
             samples_logged: totals.logged,
         })
+    }
+
+    /// Runs the optimizer steps of one epoch over a fresh shuffle of the training split and
+    /// hands the logged samples' softmax outputs to the log writer.
+    fn train_batches(
+        &mut self,
+        epoch: u32,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<EpochTotals, TrainError> {
+        let hyper = self.hyper().clone();
+        let mut order = self.train_indices.clone();
+        order.shuffle(&mut stream_rng(self.config.seed, Stream::Shuffle, epoch));
+        let mut dropout_rng = stream_rng(self.config.seed, Stream::Dropout, epoch);
+        let mut totals = EpochTotals {
+            batches: order.len().div_ceil(hyper.batch_size),
+            ..EpochTotals::default()
+        };
+        for (batch, indices) in order.chunks(hyper.batch_size).enumerate() {
+            let labels = self.data.train.gather_labels(indices);
+            let images = self.images(&self.data.train, indices)?;
+            let dtype = hyper.precision.dtype();
+            let targets = targets(
+                &labels,
+                self.data.classes,
+                hyper.label_smoothing,
+                dtype,
+                &self.device,
+            )?;
+            let step = training_step(
+                &self.model,
+                &mut self.optimizer,
+                &self.config.loss,
+                &images,
+                &targets,
+                Mode::Train(&mut dropout_rng),
+            )?;
+            if !step.loss.is_finite() {
+                return Err(TrainError::Diverged {
+                    epoch,
+                    batch: batch + 1,
+                    loss: step.loss,
+                });
+            }
+
+            let probs: Vec<f32> = step.probs.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            totals.loss += step.loss;
+            totals.correct += count_correct(&probs, &labels, self.data.classes);
+            let log_started = Instant::now();
+            totals.logged += self.log_batch(epoch, indices, &labels, &probs)?;
+            totals.log_time += log_started.elapsed();
+            observer.on_batch(&BatchProgress {
+                epoch,
+                batch: batch + 1,
+                batches: totals.batches,
+                loss: step.loss,
+            });
+        }
+        Ok(totals)
     }
 
     /// Returns the images at `indices` as a `(batch, channels, height, width)` tensor.
@@ -427,6 +458,7 @@ impl Run<'_> {
 
 #[derive(Default)]
 struct EpochTotals {
+    batches: usize,
     loss: f64,
     correct: usize,
     logged: usize,
