@@ -177,7 +177,10 @@ fn idx_missing_files_give_install_hint() {
         "{text}"
     );
     let text = error_text(data::load(DatasetKind::Mnist, None));
-    assert!(text.contains("pass --data DIR"), "{text}");
+    assert!(
+        text.contains("no data directory given for mnist: pass --data DIR"),
+        "{text}"
+    );
 }
 
 /// Writes `count` CIFAR-10 records with labels `offset + i` mod 10 and pixel bytes that

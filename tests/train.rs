@@ -650,6 +650,14 @@ fn cli_bad_input_exits_2() {
             vec!["train", "--dataset", "mnist", "--data", "missing-dir"],
             "train-images-idx3-ubyte not found in missing-dir",
         ),
+        (
+            vec!["train", "--dataset", "cifar10"],
+            "no data directory given for cifar10: pass --data DIR",
+        ),
+        (
+            vec!["train", "--resume", "--checkpoint-dir", "nowhere"],
+            "there is no checkpoint in nowhere",
+        ),
     ];
     for (arguments, expected) in cases {
         if cfg!(feature = "cuda") && expected.contains("cuda") {

@@ -57,7 +57,7 @@ pub fn read_batches(paths: &[PathBuf]) -> Result<Dataset, DataError> {
     for path in paths {
         let bytes = std::fs::read(path).map_err(|source| DataError::Io {
             path: path.clone(),
-            source,
+            error: source,
         })?;
         parse_batch(&bytes, path, &mut images, &mut labels)?;
     }

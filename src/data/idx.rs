@@ -45,7 +45,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
 pub fn read_decoded(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     decode(raw, path)
 }
@@ -60,7 +60,7 @@ pub fn decode(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
         .read_to_end(&mut decoded)
         .map_err(|source| DataError::Gzip {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
     Ok(decoded)
 }

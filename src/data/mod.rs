@@ -26,10 +26,15 @@ pub const MNIST_CLASSES: usize = 10;
 /// A failure to read or split a dataset. Each variant names the file or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("failed to read {}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    #[error("no data directory given for {dataset}: pass --data DIR, a directory with {files}")]
+    NoDirectory {
+        dataset: &'static str,
+        files: &'static str,
     },
     #[error("{what} not found in {}: tried {tried}. {hint}", dir.display())]
     Missing {
@@ -38,10 +43,10 @@ pub enum DataError {
         tried: String,
         hint: String,
     },
-    #[error("{} is not valid gzip data: {source}", path.display())]
+    #[error("{} is not valid gzip data: {error}", path.display())]
     Gzip {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{} is not an IDX {} file: magic number {found:#010x}, expected {expected:#010x}",
@@ -315,11 +320,9 @@ fn missing_dir(kind: DatasetKind) -> DataError {
         DatasetKind::Cifar10 => "data_batch_1.bin .. data_batch_5.bin and test_batch.bin",
         _ => "train-images-idx3-ubyte.gz and the three sibling IDX files",
     };
-    DataError::Missing {
-        what: format!("the {} data directory", kind.name()),
-        dir: PathBuf::from("(none given)"),
-        tried: "nothing".to_string(),
-        hint: format!("pass --data DIR, a directory with {files}"),
+    DataError::NoDirectory {
+        dataset: kind.name(),
+        files,
     }
 }
 

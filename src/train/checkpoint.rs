@@ -158,6 +158,6 @@ fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> TrainE
     TrainError::Io {
         action,
         path: PathBuf::from(path),
-        source,
+        error: source,
     }
 }

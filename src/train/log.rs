@@ -200,7 +200,7 @@ fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> TrainE
     TrainError::Io {
         action,
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 

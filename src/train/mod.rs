@@ -51,12 +51,12 @@ pub enum TrainError {
         expected: String,
     },
     #[error("tensor operation failed: {0}")]
-    Tensor(#[from] candle_core::Error),
-    #[error("failed to {action} {}: {source}", path.display())]
+    Tensor(candle_core::Error),
+    #[error("failed to {action} {}: {error}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid log {}: {reason}", path.display())]
     Log { path: PathBuf, reason: String },
@@ -83,6 +83,14 @@ pub enum TrainError {
         activation: ImageShape,
         kernel: usize,
     },
+}
+
+// Written by hand rather than with `#[from]`, which would also make the candle error the
+// `source()` and print its text twice in an error chain.
+impl From<candle_core::Error> for TrainError {
+    fn from(error: candle_core::Error) -> Self {
+        TrainError::Tensor(error)
+    }
 }
 
 /// The purposes random numbers are drawn for; each gets its own generator.

@@ -428,6 +428,16 @@ impl<'a> Run<'a> {
             .checkpoint_dir
             .clone()
             .expect("validate() requires a checkpoint directory with --resume");
+        if !dir.join(checkpoint::CONFIG_FILE).exists() {
+            return Err(TrainError::Resume {
+                reason: format!(
+                    "there is no checkpoint in {} ({} not found); run without --resume to \
+                     start a new run",
+                    dir.display(),
+                    checkpoint::CONFIG_FILE
+                ),
+            });
+        }
         let saved = checkpoint::read_config(&dir)?;
         check_resumable(&saved, &self.checkpoint_config(0), &dir)?;
         let (tensors, epoch) = checkpoint::read_tensors(&dir, &saved, &self.device)?;
