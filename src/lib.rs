@@ -22,5 +22,6 @@ pub mod plot;
 pub mod poly;
 pub mod runlog;
 pub mod symbolic;
+pub mod trace;
 pub mod train;
 pub mod zero_error;
