@@ -614,3 +614,39 @@ proptest! {
         prop_assert_eq!((t.to_bits(), nt.to_bits()), (et.to_bits(), ent.to_bits()));
     }
 }
+
+#[test]
+fn cli_figure_1_writes_png_and_svg() {
+    let dir = TempDir::new().unwrap();
+    let first = write_log(&dir, "ce.jsonl", &valid_log("ce", 2, 10));
+    let second = write_log(&dir, "tg.jsonl", &valid_log("taylorglo-cifar10", 2, 10));
+    let out_dir = dir.path().join("figures");
+    let output = analyze(&[
+        "figure",
+        "1",
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out_dir.join("figure1.png").exists());
+    assert!(out_dir.join("figure1.svg").exists());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ce: epoch 2, 0.0% of 10 records repelled"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cli_figure_1_needs_logs() {
+    let output = analyze(&["figure", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing training logs"), "{stderr}");
+}

@@ -17,11 +17,17 @@ use crate::plot::curve::{CurveFigure, CurvePanel};
 use crate::plot::style::{self, PANEL_SIZE};
 
 /// The figures this command draws: number and description.
-pub const FIGURES: &[(u32, &str)] = &[(
-    3,
-    "attraction toward zero training error over epsilon for cross-entropy, the CIFAR-10 \
-     TaylorGLO loss, mean squared error and Baikal",
-)];
+pub const FIGURES: &[(u32, &str)] = &[
+    (
+        1,
+        "attraction of sampled training records per epoch, one panel per RUN.jsonl log",
+    ),
+    (
+        3,
+        "attraction toward zero training error over epsilon for cross-entropy, the CIFAR-10 \
+         TaylorGLO loss, mean squared error and Baikal",
+    ),
+];
 
 /// Numbers of classes of the mean squared error and Baikal panels of Figure 3. The caption
 /// states n = 10 for the cross-entropy and TaylorGLO panels but not the values for the
@@ -31,14 +37,22 @@ pub const FIGURE_3_CLASS_COUNTS: [usize; 3] = [2, 10, 100];
 /// Redraw a figure of Gonzalez and Miikkulainen, "Effective Regularization through
 /// Loss-Function Metalearning", into PNG and SVG files.
 ///
+/// Figure 1: the attraction (first principles, full softmax output) of up to 500 sampled
+/// records per epoch of each training log RUN.jsonl, one panel per run. Written as
+/// figure1.png and figure1.svg; `analyze trace` gives the numbers and more options.
+///
 /// Figure 3: attraction toward zero training error over epsilon in four panels, (a)
 /// cross-entropy and (b) the CIFAR-10 AllCNN-C TaylorGLO loss at n = 10, (c) mean squared
 /// error and (d) Baikal at n = 2, 10, 100. Written as figure3.png and figure3.svg.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Figure number; available: 3.
+    /// Figure number; available: 1, 3.
     #[arg(value_name = "NUMBER")]
     number: u32,
+
+    /// Training logs written by `analyze train` (figure 1 only), one panel per log.
+    #[arg(value_name = "RUN.jsonl")]
+    runs: Vec<PathBuf>,
 
     /// Directory for the PNG and SVG files; created if missing.
     #[arg(long, value_name = "DIR", default_value = "figures")]
@@ -61,6 +75,7 @@ pub struct Args {
 /// Runs `analyze figure`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.number {
+        1 => super::trace::figure_1(&args.runs, &args.out_dir, args.json),
         3 => figure_3(&args),
         other => Err(unknown_figure(other)),
     }

@@ -399,3 +399,53 @@ fn format_row(stats: &EpochStats, form: AttractionForm) -> String {
         value(chosen.p95),
     )
 }
+
+/// Draws Figure 1 from `runs` into `figure1.png` and `figure1.svg` under `out_dir`, for
+/// `analyze figure 1`.
+pub fn figure_1(runs: &[PathBuf], out_dir: &Path, json: bool) -> anyhow::Result<()> {
+    if runs.is_empty() {
+        anyhow::bail!(
+            "missing training logs: figure 1 draws one panel per log, e.g. analyze figure 1 \
+             ce.jsonl taylorglo.jsonl (logs come from analyze train)"
+        );
+    }
+    let traces = trace_runs(runs, &TraceOptions::default())?;
+    for run in &traces {
+        warn_about_input(run);
+    }
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("failed to create the output directory {out_dir:?}"))?;
+    let paths = [out_dir.join("figure1.png"), out_dir.join("figure1.svg")];
+    for path in &paths {
+        write_trace_figure(path, false, &traces, AttractionForm::Full)?;
+    }
+
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = json!({
+            "figure": 1,
+            "files": paths,
+            "runs": traces.iter().map(run_json).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for path in &paths {
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    for run in &traces {
+        if let Some(last) = run.epochs.last() {
+            let repelled = last.form(AttractionForm::Full).repelled;
+            writeln!(
+                out,
+                "{}: epoch {}, {:.1}% of {} records repelled",
+                run_name(&run.path),
+                last.epoch,
+                100.0 * repelled,
+                last.records
+            )?;
+        }
+    }
+    Ok(())
+}
