@@ -112,8 +112,19 @@ fn figure_3_panels() -> Vec<(Loss, &'static str, Vec<usize>)> {
 }
 
 fn figure_3(args: &Args) -> anyhow::Result<()> {
-    let grid = curve::grid(args.points).context("check --points")?;
-    let forms = args.form.forms();
+    let (paths, findings) = render_figure_3(&args.out_dir, args.form, args.points)?;
+    print_report(args.json, &paths, &findings)
+}
+
+/// Draws Figure 3 into `figure3.png` and `figure3.svg` under `out_dir` (created if missing)
+/// and returns the paths and the sign changes of every curve.
+pub fn render_figure_3(
+    out_dir: &Path,
+    form: FormChoice,
+    points: usize,
+) -> anyhow::Result<(Vec<PathBuf>, Vec<serde_json::Value>)> {
+    let grid = curve::grid(points).context("check --points")?;
+    let forms = form.forms();
     let mut panels = Vec::new();
     let mut findings = Vec::new();
     for (loss, title, class_counts) in figure_3_panels() {
@@ -144,16 +155,13 @@ fn figure_3(args: &Args) -> anyhow::Result<()> {
         size: (2 * PANEL_SIZE.0, 2 * PANEL_SIZE.1 + 50),
     };
 
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("failed to create the output directory {:?}", args.out_dir))?;
-    let paths = [
-        args.out_dir.join("figure3.png"),
-        args.out_dir.join("figure3.svg"),
-    ];
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("failed to create the output directory {out_dir:?}"))?;
+    let paths = vec![out_dir.join("figure3.png"), out_dir.join("figure3.svg")];
     for path in &paths {
         style::write_figure(path, &figure)?;
     }
-    print_report(args.json, &paths, &findings)
+    Ok((paths, findings))
 }
 
 fn print_report(
