@@ -179,7 +179,9 @@ mod tests {
         let error = parse_loss("coeffs:1,2,NaN,4,5,6").unwrap_err();
         let message = error.to_string();
         assert!(message.contains("value 3 (c_hh)"), "{message}");
-        let source = std::error::Error::source(&error).expect("the number error").to_string();
+        let source = std::error::Error::source(&error)
+            .expect("the number error")
+            .to_string();
         assert!(source.contains("\"NaN\""), "{source}");
     }
 
