@@ -50,6 +50,9 @@ pub enum DeviceSpec {
 impl DeviceSpec {
     /// Opens the device. Fails with a clear message for CUDA in a build without the `cuda`
     /// feature, or when the GPU cannot be opened.
+    ///
+    /// NOTE: training on CUDA has not been built or run yet (no GPU or CUDA toolkit was
+    /// available during development); every test runs on the CPU.
     pub fn open(self) -> Result<Device, TrainError> {
         match self {
             DeviceSpec::Cpu => Ok(Device::Cpu),
