@@ -10,7 +10,7 @@ use serde_json::json;
 use super::curve::{FIGURE_DIRECTORY, write_atomically};
 use crate::loss::parse_loss;
 use crate::plot::style::{self, ImageFormat};
-use crate::plot::trace::{TraceFigure, TracePanel};
+use crate::plot::trace::{CAPTION, TraceFigure, TracePanel};
 use crate::trace::{
     AttractionForm, DEFAULT_SAMPLE_SIZE, EpochStats, PROBABILITY_SUM_TOLERANCE, RunTrace,
     TraceOptions, trace_file,
@@ -232,7 +232,7 @@ pub fn write_trace_figure(
             .with_context(|| format!("failed to create the directory {directory:?}"))?;
     }
     let figure = TraceFigure {
-        caption: Some("Attraction toward zero training error of sampled training records".into()),
+        caption: Some(CAPTION.to_string()),
         panels: runs
             .iter()
             .map(|run| TracePanel::from_run(run, form))

@@ -45,7 +45,7 @@ pub struct TracePanel {
     pub points: Vec<(f64, f64)>,
     /// Per-epoch median over all records, as `(epoch, median)`.
     pub medians: Vec<(f64, f64)>,
-    /// Fraction of the last epoch's records that are repelled, shown in the legend.
+    /// Fraction of the last epoch's records that are repelled, shown in the title.
     pub last_repelled: Option<f64>,
     /// First and last epoch.
     pub epochs: (u32, u32),
@@ -79,12 +79,20 @@ impl TracePanel {
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let last_repelled = run.epochs.last().map(|stats| stats.form(form).repelled);
+        let title = match last_repelled {
+            Some(fraction) => format!(
+                "{loss} ({name}): {:.1}% repelled in epoch {last}",
+                100.0 * fraction
+            ),
+            None => format!("{loss} ({name}): no records"),
+        };
         TracePanel {
-            title: format!("{loss} ({name})"),
+            title,
             form,
             points,
             medians,
-            last_repelled: run.epochs.last().map(|stats| stats.form(form).repelled),
+            last_repelled,
             epochs: (first, last),
         }
     }
@@ -128,15 +136,7 @@ impl TracePanel {
             .map_err(drawing_error)?;
         self.draw_points(&mut chart)?;
 
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(14)
-            .label_font(style::legend_font())
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(drawing_error)
+        Ok(())
     }
 
     fn draw_mesh<DB: DrawingBackend>(
@@ -174,28 +174,15 @@ impl TracePanel {
         chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, ValueAxis>>,
     ) -> Result<(), PlotError> {
         let color = series_color(0).mix(POINT_OPACITY).filled();
-        chart
-            .draw_series(
-                self.points
-                    .iter()
-                    .map(|&point| Circle::new(point, POINT_RADIUS, color)),
-            )
-            .map_err(drawing_error)?
-            .label(match self.last_repelled {
-                Some(fraction) => format!(
-                    "sampled records (last epoch: {:.1}% repelled)",
-                    100.0 * fraction
-                ),
-                None => "sampled records".to_string(),
-            })
-            .legend(move |(x, y)| Circle::new((x + 15, y), 4, series_color(0).filled()));
-
+        let points = self
+            .points
+            .iter()
+            .map(|&point| Circle::new(point, POINT_RADIUS, color));
+        chart.draw_series(points).map_err(drawing_error)?;
         let median = series_color(1).stroke_width(STROKE_WIDTH);
         chart
             .draw_series(LineSeries::new(self.medians.clone(), median))
-            .map_err(drawing_error)?
-            .label("median of all records")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], median));
+            .map_err(drawing_error)?;
         Ok(())
     }
 }
@@ -223,6 +210,10 @@ fn form_label(form: AttractionForm) -> &'static str {
         AttractionForm::Full => "first principles, full softmax",
     }
 }
+
+/// Caption of a trace figure, which also explains the marks.
+pub const CAPTION: &str = "Attraction toward zero training error: sampled training records \
+                           (points) and the per-epoch median of all records (line)";
 
 /// The panels of one or more runs, side by side (at most four per row).
 #[derive(Debug, Clone, PartialEq)]
