@@ -51,8 +51,8 @@ impl DeviceSpec {
     /// Opens the device. Fails with a clear message for CUDA in a build without the `cuda`
     /// feature, or when the GPU cannot be opened.
     ///
-    /// NOTE: training on CUDA has not been built or run yet (no GPU or CUDA toolkit was
-    /// available during development); every test runs on the CPU.
+    /// NOTE: training on CUDA has not been built or run yet, because no GPU or CUDA toolkit
+    /// was available during development. Every test runs on the CPU.
     pub fn open(self) -> Result<Device, TrainError> {
         match self {
             DeviceSpec::Cpu => Ok(Device::Cpu),

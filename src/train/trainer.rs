@@ -438,6 +438,7 @@ impl<'a> Run<'a> {
                 ),
             });
         }
+
         let saved = checkpoint::read_config(&dir)?;
         check_resumable(&saved, &self.checkpoint_config(0), &dir)?;
         let (tensors, epoch) = checkpoint::read_tensors(&dir, &saved, &self.device)?;
@@ -453,6 +454,7 @@ impl<'a> Run<'a> {
         }
         self.model.load_parameters(&tensors)?;
         self.optimizer.load_state(&tensors)?;
+
         let Some(path) = self.config.log.clone() else {
             return Ok((epoch, 0));
         };
