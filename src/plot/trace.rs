@@ -21,7 +21,7 @@ use crate::loss::parse_loss;
 use crate::trace::summary::sampling_key;
 use crate::trace::{AttractionForm, RunTrace};
 
-/// Description of the x axis.
+/// Description of the x axis, followed by the run's name.
 pub const X_LABEL: &str = "epoch";
 
 /// Opacity of one point; about ten overlapping points look solid.
@@ -40,6 +40,8 @@ const MAX_COLUMNS: usize = 4;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TracePanel {
     pub title: String,
+    /// Name of the run (its log's file name without extension), shown under the x axis.
+    pub run: String,
     pub form: AttractionForm,
     /// Sampled records as `(x, attraction)`, with `x` the epoch plus the sideways offset.
     pub points: Vec<(f64, f64)>,
@@ -81,14 +83,12 @@ impl TracePanel {
             .unwrap_or_default();
         let last_repelled = run.epochs.last().map(|stats| stats.form(form).repelled);
         let title = match last_repelled {
-            Some(fraction) => format!(
-                "{loss} ({name}): {:.1}% repelled in epoch {last}",
-                100.0 * fraction
-            ),
-            None => format!("{loss} ({name}): no records"),
+            Some(fraction) => format!("{loss}: {:.1}% repelled in epoch {last}", 100.0 * fraction),
+            None => format!("{loss}: no records"),
         };
         TracePanel {
             title,
+            run: name,
             form,
             points,
             medians,
@@ -155,7 +155,7 @@ impl TracePanel {
         let epochs = (self.epochs.1 - self.epochs.0 + 1) as usize;
         chart
             .configure_mesh()
-            .x_desc(X_LABEL)
+            .x_desc(format!("{X_LABEL} (run {})", self.run))
             .y_desc(y_label)
             .axis_desc_style(style::label_font())
             .label_style(style::tick_font())
