@@ -166,6 +166,14 @@ fn parse_summary(line: &[u8]) -> Result<SummaryLine, LineErrorKind> {
 
 /// Classifies a line with [`line_kind`], which only looks at its first key.
 pub fn kind_of(line: &[u8]) -> LineKind {
+    // Shortcut for the common case: a first key that starts with neither `h` (header) nor `s`
+    // (summary) makes the line a sample record under the rule of `line_kind`.
+    if let [b'{', b'"', first, ..] = line
+        && *first != b'h'
+        && *first != b's'
+    {
+        return LineKind::Sample;
+    }
     let prefix = &line[..line.len().min(64)];
     let text = match std::str::from_utf8(prefix) {
         Ok(text) => text,
@@ -176,4 +184,26 @@ pub fn kind_of(line: &[u8]) -> LineKind {
 
 fn strip_carriage_return(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_of_agrees_with_line_kind() {
+        for line in [
+            r#"{"epoch":1,"index":0,"label":0,"probs":[1]}"#,
+            r#"{"header":{}}"#,
+            r#"{"summary":{}}"#,
+            r#"{"seed":1}"#,
+            r#"{"hyper":1}"#,
+            r#" {"header":{}}"#,
+            r#"{ "summary":{}}"#,
+            "",
+            "{",
+        ] {
+            assert_eq!(kind_of(line.as_bytes()), line_kind(line), "{line}");
+        }
+    }
 }
