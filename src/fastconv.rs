@@ -9,14 +9,17 @@
 //! y    = cols . W^T                      (batch * out_h * out_w, out_channels)
 //! ```
 //!
-//! followed by a permutation to `(batch, out_channels, out_h, out_w)`. The im2col step is a
-//! candle custom operation whose backward pass is col2im (and the reverse), so candle's
-//! autograd differentiates the whole expression and its fast matrix multiply does the
-//! arithmetic in both directions. Only CPU storage is implemented: [`conv2d`] falls back to
-//! candle's own `conv2d` on other devices, so the CUDA path is unchanged.
+//! followed by one pass that writes `(batch, out_channels, out_h, out_w)` and adds the bias.
+//! The whole layer is one candle custom operation ([`conv2d_bias`]) whose backward pass
+//! recomputes the columns and returns the kernel gradient `dY_rows^T . cols`, the bias
+//! gradient and, when the input needs one, the input gradient `col2im(dY_rows . W)`, with
+//! candle's fast matrix multiply doing the arithmetic in both directions. One node per layer
+//! matters because candle's autograd allocates, zeroes and adds a gradient buffer for every
+//! node. Only CPU storage is implemented: on other devices [`conv2d`] and [`conv2d_bias`] fall
+//! back to candle's own `conv2d`, so the CUDA path is unchanged.
 
 use candle_core::{
-    CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor, WithDType, bail,
+    CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Storage, Tensor, WithDType, bail,
 };
 use rayon::prelude::*;
 
@@ -127,59 +130,168 @@ impl Col2Im {
     }
 }
 
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "im2col"
+/// Runs `f` on the contiguous CPU data of `tensor` (made contiguous first if needed).
+fn with_cpu_slice<T: WithDType, R>(tensor: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+    let tensor = tensor.contiguous()?;
+    let (storage, layout) = tensor.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        bail!("the fused convolution runs on CPU storage only");
+    };
+    Ok(f(contiguous::<T>(cpu, layout)?))
+}
+
+/// A whole convolution layer `y = conv(x, W) + b` as one autograd node.
+///
+/// Forward: im2col, one matrix multiply `cols . W^T` with candle's gemm, then one pass that
+/// writes `(batch, out_channels, out_h, out_w)` and adds the bias. Backward recomputes the
+/// columns and returns `dW = dY_rows^T . cols`, `db = sum dY` and, when the input needs a
+/// gradient, `dx = col2im(dY_rows . W)`. One node instead of eight (im2col, reshapes, matmul,
+/// permute, copy, bias broadcast) saves candle's per-node gradient buffer (zeros plus add)
+/// and its strided bias reduction.
+struct FusedConv {
+    geometry: Geometry,
+    out_channels: usize,
+}
+
+impl FusedConv {
+    fn forward<T: WithDType>(
+        &self,
+        input: &[T],
+        weight: &[T],
+        bias: &[T],
+        batch: usize,
+    ) -> Result<Vec<T>> {
+        let g = self.geometry;
+        let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
+        let cols = Tensor::from_vec(
+            Im2Col(g).run(input, batch),
+            (batch * positions, patch),
+            &candle_core::Device::Cpu,
+        )?;
+        let weight = Tensor::from_slice(weight, (oc, patch), &candle_core::Device::Cpu)?;
+        let rows = cols.matmul(&weight.t()?)?;
+        let mut output = vec![T::zero(); batch * oc * positions];
+        with_cpu_slice::<T, _>(&rows, |rows| {
+            output
+                .par_chunks_mut(oc * positions)
+                .zip(rows.par_chunks(positions * oc))
+                .for_each(|(out, rows)| {
+                    for (channel, plane) in out.chunks_mut(positions).enumerate() {
+                        let b = bias[channel];
+                        for (p, value) in plane.iter_mut().enumerate() {
+                            *value = rows[p * oc + channel] + b;
+                        }
+                    }
+                });
+        })?;
+        Ok(output)
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let (batch, channels, height, width) = layout.shape().dims4()?;
-        if (channels, height, width) != (g.channels, g.height, g.width) {
-            bail!("im2col built for {:?} got input {:?}", g, layout.shape());
-        }
-        let output = match storage {
-            CpuStorage::F32(_) => {
-                CpuStorage::F32(self.run(contiguous::<f32>(storage, layout)?, batch))
+    fn backward<T: WithDType>(
+        &self,
+        input: &Tensor,
+        weight: &Tensor,
+        grad: &Tensor,
+        input_gradient: bool,
+    ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+        let g = self.geometry;
+        let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
+        let batch = input.dim(0)?;
+        let cpu = candle_core::Device::Cpu;
+        // dY from (batch, oc, positions) to rows (batch * positions, oc), and db.
+        let (grad_rows, grad_bias) = with_cpu_slice::<T, _>(grad, |grad| {
+            let mut rows = vec![T::zero(); batch * positions * oc];
+            rows.par_chunks_mut(positions * oc)
+                .zip(grad.par_chunks(oc * positions))
+                .for_each(|(rows, grad)| {
+                    for (channel, plane) in grad.chunks(positions).enumerate() {
+                        for (p, &value) in plane.iter().enumerate() {
+                            rows[p * oc + channel] = value;
+                        }
+                    }
+                });
+            let mut bias = vec![T::zero(); oc];
+            for sample in grad.chunks(oc * positions) {
+                for (channel, plane) in sample.chunks(positions).enumerate() {
+                    let mut total = T::zero();
+                    for &value in plane {
+                        total += value;
+                    }
+                    bias[channel] += total;
+                }
             }
-            CpuStorage::F64(_) => {
-                CpuStorage::F64(self.run(contiguous::<f64>(storage, layout)?, batch))
-            }
-            _ => bail!("im2col supports f32 and f64 storage only"),
+            (rows, bias)
+        })?;
+        let grad_rows = Tensor::from_vec(grad_rows, (batch * positions, oc), &cpu)?;
+        let grad_bias = Tensor::from_vec(grad_bias, oc, &cpu)?;
+        let cols = with_cpu_slice::<T, _>(input, |x| Im2Col(g).run(x, batch))?;
+        let cols = Tensor::from_vec(cols, (batch * positions, patch), &cpu)?;
+        let grad_weight = grad_rows.t()?.matmul(&cols)?.reshape(weight.shape())?;
+        let grad_input = if input_gradient {
+            let weight = weight.detach().reshape((oc, patch))?;
+            let grad_cols = grad_rows.matmul(&weight)?;
+            let grad_input = with_cpu_slice::<T, _>(&grad_cols, |c| Col2Im(g).run(c, batch))?;
+            Some(Tensor::from_vec(grad_input, input.shape(), &cpu)?)
+        } else {
+            None
         };
-        Ok((output, Shape::from((batch, g.positions(), g.patch()))))
-    }
-
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad_res.contiguous()?.apply_op1(Col2Im(self.0))?))
+        Ok((grad_input, grad_weight, grad_bias))
     }
 }
 
-impl CustomOp1 for Col2Im {
+impl CustomOp3 for FusedConv {
     fn name(&self) -> &'static str {
-        "col2im"
+        "fused-conv2d"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let (batch, positions, patch) = layout.shape().dims3()?;
-        if (positions, patch) != (g.positions(), g.patch()) {
-            bail!("col2im built for {:?} got columns {:?}", g, layout.shape());
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.geometry;
+        let (batch, channels, height, width) = l1.shape().dims4()?;
+        if (channels, height, width) != (g.channels, g.height, g.width) {
+            bail!("fused conv2d built for {:?} got input {:?}", g, l1.shape());
         }
-        let output = match storage {
-            CpuStorage::F32(_) => {
-                CpuStorage::F32(self.run(contiguous::<f32>(storage, layout)?, batch))
-            }
-            CpuStorage::F64(_) => {
-                CpuStorage::F64(self.run(contiguous::<f64>(storage, layout)?, batch))
-            }
-            _ => bail!("col2im supports f32 and f64 storage only"),
+        let output = match s1 {
+            CpuStorage::F32(_) => CpuStorage::F32(self.forward(
+                contiguous::<f32>(s1, l1)?,
+                contiguous::<f32>(s2, l2)?,
+                contiguous::<f32>(s3, l3)?,
+                batch,
+            )?),
+            CpuStorage::F64(_) => CpuStorage::F64(self.forward(
+                contiguous::<f64>(s1, l1)?,
+                contiguous::<f64>(s2, l2)?,
+                contiguous::<f64>(s3, l3)?,
+                batch,
+            )?),
+            _ => bail!("fused conv2d supports f32 and f64 storage only"),
         };
-        Ok((output, Shape::from((batch, g.channels, g.height, g.width))))
+        let shape = Shape::from((batch, self.out_channels, g.out_height(), g.out_width()));
+        Ok((output, shape))
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad_res.contiguous()?.apply_op1(Im2Col(self.0))?))
+    fn bwd(
+        &self,
+        input: &Tensor,
+        weight: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let input_gradient = input.track_op();
+        let (grad_input, grad_weight, grad_bias) = match input.dtype() {
+            DType::F32 => self.backward::<f32>(input, weight, grad_res, input_gradient)?,
+            DType::F64 => self.backward::<f64>(input, weight, grad_res, input_gradient)?,
+            dtype => bail!("fused conv2d supports f32 and f64, got {dtype:?}"),
+        };
+        Ok((grad_input, Some(grad_weight), Some(grad_bias)))
     }
 }
 
@@ -190,13 +302,37 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, stride: usize, padding: usize) ->
     if !input.device().is_cpu() || !matches!(input.dtype(), DType::F32 | DType::F64) {
         return input.conv2d(kernel, padding, stride, 1, 1);
     }
-    let (batch, channels, height, width) = input.dims4()?;
+    let bias = Tensor::zeros(kernel.dim(0)?, kernel.dtype(), kernel.device())?;
+    conv2d_bias(input, kernel, &bias, stride, padding)
+}
+
+/// Convolves as [`conv2d`] and adds `bias` `(out_channels)` to every output position. On the
+/// CPU the whole layer is one autograd node ([`FusedConv`]); elsewhere it is candle's `conv2d`
+/// followed by a broadcast addition.
+pub fn conv2d_bias(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
     let (out_channels, kernel_channels, k, k_w) = kernel.dims4()?;
+    if !input.device().is_cpu() || !matches!(input.dtype(), DType::F32 | DType::F64) {
+        let output = input.conv2d(kernel, padding, stride, 1, 1)?;
+        return output.broadcast_add(&bias.reshape((1, out_channels, 1, 1))?);
+    }
+    let (_, channels, height, width) = input.dims4()?;
     if kernel_channels != channels || k != k_w {
         bail!(
             "conv2d kernel {:?} does not fit input {:?}",
             kernel.shape(),
             input.shape()
+        );
+    }
+    if bias.dims() != [out_channels] {
+        bail!(
+            "conv2d bias {:?} does not fit {out_channels} output channels",
+            bias.shape()
         );
     }
     let geometry = Geometry {
@@ -207,19 +343,14 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, stride: usize, padding: usize) ->
         stride,
         padding,
     };
-    let cols = input.contiguous()?.apply_op1(Im2Col(geometry))?;
-    let rows = cols.reshape((batch * geometry.positions(), geometry.patch()))?;
-    let weights = kernel.reshape((out_channels, geometry.patch()))?;
-    let output = rows.matmul(&weights.t()?)?;
-    output
-        .reshape((
-            batch,
-            geometry.out_height(),
-            geometry.out_width(),
+    input.apply_op3(
+        kernel,
+        bias,
+        FusedConv {
+            geometry,
             out_channels,
-        ))?
-        .permute((0, 3, 1, 2))?
-        .contiguous()
+        },
+    )
 }
 
 /// A convolution layer with bias using [`conv2d`], built from a `candle_nn::Conv2d`'s weights.
@@ -233,10 +364,9 @@ pub struct FastConv2d {
 
 impl Module for FastConv2d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        let output = conv2d(input, &self.weight, self.stride, self.padding)?;
         match &self.bias {
-            Some(bias) => output.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?),
-            None => Ok(output),
+            Some(bias) => conv2d_bias(input, &self.weight, bias, self.stride, self.padding),
+            None => conv2d(input, &self.weight, self.stride, self.padding),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! shapes, strides and paddings, in f64.
 
 use candle_core::{Device, Tensor, Var};
-use lossdyn::fastconv::conv2d;
+use lossdyn::fastconv::{conv2d, conv2d_bias};
 use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -96,6 +96,57 @@ proptest! {
                 differences.push(value - base);
             }
             assert_close(&gradient, &differences, name)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The fused layer with bias agrees with candle's conv2d plus a broadcast bias in value and
+    /// in the input, kernel and bias gradients (1e-9 relative); with an input that needs no
+    /// gradient it still gives the kernel and bias gradients and none for the input.
+    #[test]
+    fn bias_layer_matches_candle(
+        batch in 1usize..4,
+        channels in 1usize..4,
+        out_channels in 1usize..5,
+        size in 3usize..9,
+        kernel in 1usize..4,
+        stride in 1usize..3,
+        padding in 0usize..2,
+        seed in any::<u64>(),
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let input = random_tensor(&mut rng, (batch, channels, size, size));
+        let weights = random_tensor(&mut rng, (out_channels, channels, kernel, kernel));
+        let bias = random_tensor(&mut rng, (1, 1, 1, out_channels));
+        let bias = Var::from_tensor(&bias.as_tensor().flatten_all().unwrap()).unwrap();
+        let ours = conv2d_bias(input.as_tensor(), weights.as_tensor(), bias.as_tensor(), stride, padding).unwrap();
+        let reference = input
+            .as_tensor()
+            .conv2d(weights.as_tensor(), padding, stride, 1, 1)
+            .unwrap()
+            .broadcast_add(&bias.as_tensor().reshape((1, out_channels, 1, 1)).unwrap())
+            .unwrap();
+        assert_close(&flat(&ours), &flat(&reference), "output")?;
+        let probe = random_tensor(&mut rng, reference.dims4().unwrap());
+        let ours_grads = (&ours * probe.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
+        let reference_grads = (&reference * probe.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
+        for (var, name) in [(&input, "input"), (&weights, "kernel"), (&bias, "bias")] {
+            let left = flat(ours_grads.get(var.as_tensor()).unwrap());
+            let right = flat(reference_grads.get(var.as_tensor()).unwrap());
+            assert_close(&left, &right, name)?;
+        }
+
+        let constant = input.as_tensor().detach();
+        let output = conv2d_bias(&constant, weights.as_tensor(), bias.as_tensor(), stride, padding).unwrap();
+        let grads = (&output * probe.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
+        prop_assert!(grads.get(&constant).is_none());
+        for (var, name) in [(&weights, "kernel"), (&bias, "bias")] {
+            let left = flat(grads.get(var.as_tensor()).unwrap());
+            let right = flat(reference_grads.get(var.as_tensor()).unwrap());
+            assert_close(&left, &right, name)?;
         }
     }
 }

@@ -186,12 +186,13 @@ impl Model {
                     bias,
                     stride,
                     padding,
-                } => {
-                    let output =
-                        crate::fastconv::conv2d(&x, weight.as_tensor(), *stride, *padding)?;
-                    let channels = bias.as_tensor().dim(0)?;
-                    output.broadcast_add(&bias.as_tensor().reshape((1, channels, 1, 1))?)?
-                }
+                } => crate::fastconv::conv2d_bias(
+                    &x,
+                    weight.as_tensor(),
+                    bias.as_tensor(),
+                    *stride,
+                    *padding,
+                )?,
                 Layer::Relu => x.relu()?,
                 Layer::Flatten => x.flatten_from(1)?,
                 Layer::Dropout { rate } => match &mut mode {
