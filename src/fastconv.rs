@@ -198,7 +198,8 @@ impl FusedConv {
         let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
         let batch = input.dim(0)?;
         let cpu = candle_core::Device::Cpu;
-        // dY from (batch, oc, positions) to rows (batch * positions, oc), and db.
+        // Transposes dY from (batch, oc, positions) to rows (batch * positions, oc) and sums the
+        // bias gradient.
         let (grad_rows, grad_bias) = with_cpu_slice::<T, _>(grad, |grad| {
             let mut rows = vec![T::zero(); batch * positions * oc];
             rows.par_chunks_mut(positions * oc)

@@ -104,8 +104,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     /// The fused layer with bias agrees with candle's conv2d plus a broadcast bias in value and
-    /// in the input, kernel and bias gradients (1e-9 relative); with an input that needs no
-    /// gradient it still gives the kernel and bias gradients and none for the input.
+    /// in the input, kernel and bias gradients, to 1e-9 relative. When the input needs no
+    /// gradient, the layer still gives the kernel and bias gradients and none for the input.
     #[test]
     fn bias_layer_matches_candle(
         batch in 1usize..4,
