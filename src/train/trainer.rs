@@ -44,7 +44,7 @@ pub fn train(
 /// Tells glibc's allocator to reuse freed tensor buffers instead of returning them to the
 /// kernel. candle allocates fresh buffers for every operation, and by default glibc serves
 /// large ones with `mmap` and trims the heap, so each training step page-faults them in again
-/// (a tenth of the CPU time of the small CNN). The limits are 32 MiB, the largest mmap
+/// (a fifth of the small CNN's perf samples were page faults). The limits are 32 MiB, the largest mmap
 /// threshold glibc accepts on 64-bit Linux, and 1 GiB of free heap kept for reuse.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -52,6 +52,23 @@ fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+/// Sets `CANDLE_NUM_THREADS=1` unless the user set it, which makes candle run elementwise
+/// operations on the calling thread. candle 0.11 splits elementwise operations of 64K or more
+/// elements between the caller and a pool whose threads spin at a barrier. On 2 cores, where
+/// rayon and gemm already use both, the spinning took 57 % of the MLP's perf samples, and a
+/// 4-epoch MLP run under a load average of 2.5 used 3.2 s of CPU with the pool and 0.8 s
+/// without it. candle reads the variable once, when the pool is first used.
+///
+/// NOTE: if candle used an elementwise operation of that size before training starts (none
+/// does in `analyze train`), the pool keeps its threads and this has no effect.
+fn serial_elementwise_ops() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: no other thread of this process reads or writes the environment while the
+        // training run is being set up.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }
 
@@ -64,6 +81,7 @@ pub fn train_on(
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
     keep_freed_memory();
+    serial_elementwise_ops();
     let mut run = Run::new(config, data)?;
     let logged_samples = run.logged.iter().filter(|&&l| l).count();
     let header = run.header(logged_samples);
