@@ -44,8 +44,8 @@ pub fn train(
 /// Tells glibc's allocator to reuse freed tensor buffers instead of returning them to the
 /// kernel. candle allocates fresh buffers for every operation, and by default glibc serves
 /// large ones with `mmap` and trims the heap, so each training step page-faults them in again
-/// (a fifth of the small CNN's perf samples were page faults). The limits are 32 MiB, the largest mmap
-/// threshold glibc accepts on 64-bit Linux, and 1 GiB of free heap kept for reuse.
+/// (a fifth of the small CNN's perf samples were page faults). The limits are 32 MiB, the
+/// largest mmap threshold glibc accepts on 64-bit Linux, and 1 GiB of free heap kept for reuse.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters and is safe to call at any time.
