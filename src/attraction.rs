@@ -47,9 +47,17 @@ pub enum DomainError {
     )]
     Epsilon(f64),
 
-    #[error("invalid number of classes {0}: classification needs n >= 2")]
+    #[error(
+        "invalid number of classes {0}: n must lie in 2..={MAX_CLASSES} (classification needs \
+         n >= 2)"
+    )]
     Classes(usize),
 }
+
+/// Largest number of classes accepted. The exact modules form `n`, `n - 1` and `n^2` as
+/// 64-bit integers, so a bound far below 2^31 keeps them exact; it is far above any
+/// classification task in use.
+pub const MAX_CLASSES: usize = 1_000_000;
 
 /// Checks that `epsilon` lies in (0, 1).
 pub fn check_epsilon(epsilon: f64) -> Result<(), DomainError> {
@@ -60,9 +68,9 @@ pub fn check_epsilon(epsilon: f64) -> Result<(), DomainError> {
     }
 }
 
-/// Checks that there are at least two classes.
+/// Checks that the number of classes lies in `2..=MAX_CLASSES`.
 pub fn check_classes(n: usize) -> Result<(), DomainError> {
-    if n >= 2 {
+    if (2..=MAX_CLASSES).contains(&n) {
         Ok(())
     } else {
         Err(DomainError::Classes(n))

@@ -44,7 +44,10 @@ pub enum SmoothingError {
     #[error("invalid alpha {0}: label smoothing needs alpha in the open interval (0, 1)")]
     Alpha(String),
 
-    #[error("invalid number of classes {0}: classification needs n >= 2")]
+    #[error(
+        "invalid number of classes {0}: n must lie in 2..={max} (classification needs n >= 2)",
+        max = crate::attraction::MAX_CLASSES
+    )]
     Classes(usize),
 
     #[error(
@@ -55,7 +58,7 @@ pub enum SmoothingError {
 }
 
 fn check(alpha: &Rational, n: usize) -> Result<(), SmoothingError> {
-    if n < 2 {
+    if crate::attraction::check_classes(n).is_err() {
         return Err(SmoothingError::Classes(n));
     }
     if *alpha <= ratio(0, 1) || *alpha >= ratio(1, 1) {

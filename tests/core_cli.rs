@@ -146,6 +146,30 @@ fn assert_rejected(args: &[&str], expected: &[&str]) {
 #[test]
 fn bad_input_exits_two_with_reason() {
     assert_rejected(
+        &["coeffs", "--loss", "ce", "--n", "18446744073709551615"],
+        &["n must lie in 2..=1000000"],
+    );
+    assert_rejected(
+        &[
+            "smooth",
+            "--loss",
+            "mse",
+            "--alpha",
+            "0.1",
+            "--n",
+            "9223372036854775808",
+        ],
+        &["n must lie in 2..=1000000"],
+    );
+    assert_rejected(
+        &["coeffs", "--loss", "coeffs:1e400,0,0,0,0,0", "--json"],
+        &["value 1 (c_1) is beyond the f64 range"],
+    );
+    assert_rejected(
+        &["smooth", "--loss", "mse", "--alpha", "-0.5", "--n", "3"],
+        &["invalid alpha -0.5"],
+    );
+    assert_rejected(
         &["coeffs", "--loss", "hinge"],
         &["unknown loss \"hinge\"", "taylorglo:L0"],
     );

@@ -29,13 +29,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[command(allow_negative_numbers = true)]
     Coeffs(coeffs::Args),
+    #[command(allow_negative_numbers = true)]
     Smooth(smooth::Args),
+    #[command(allow_negative_numbers = true)]
     Check(check::Args),
+    #[command(allow_negative_numbers = true)]
     Curve(curve::Args),
+    #[command(allow_negative_numbers = true)]
     Figure(figure::Args),
+    #[command(allow_negative_numbers = true)]
     Train(train::Args),
+    #[command(allow_negative_numbers = true)]
     Trace(trace::Args),
+    #[command(allow_negative_numbers = true)]
     Pipeline(pipeline::Args),
 }
 

@@ -49,6 +49,16 @@ pub enum LossSpecError {
         names: String,
     },
 
+    #[error(
+        "loss {spec:?}: value {position} ({name}) is beyond the f64 range (magnitude up to \
+         about 1.8e308) that training and the figures evaluate in; scale the loss down"
+    )]
+    OutOfRange {
+        spec: String,
+        position: usize,
+        name: String,
+    },
+
     #[error("loss {spec:?}: value {position} ({name}) is invalid")]
     InvalidValue {
         spec: String,
@@ -115,6 +125,13 @@ fn parse_values<const N: usize>(
             name: names[index].clone(),
             source,
         })?;
+        if !crate::exact::to_f64(&value).is_finite() {
+            return Err(LossSpecError::OutOfRange {
+                spec: spec.to_string(),
+                position: index + 1,
+                name: names[index].clone(),
+            });
+        }
         parsed.push(value);
     }
     Ok(parsed.try_into().expect("length checked above"))
