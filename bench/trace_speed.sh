@@ -3,7 +3,8 @@
 # and against the I/O floor (`cat FILE > /dev/null`), on one synthetic log.
 #
 # Usage: bench/trace_speed.sh [WORK_DIR]
-#   WORK_DIR keeps the generated log between runs (default: $TMPDIR/lossdyn-trace-bench). Environment: RECORDS (default 2000000), CLASSES (10), RUNS (best of, default 3).
+#   WORK_DIR keeps the generated log between runs (default: $TMPDIR/lossdyn-trace-bench).
+#   Environment: RECORDS (default 2000000), CLASSES (10), RUNS (best of, default 5).
 #
 # The log is read once before timing so that every contender reads it from the page cache.
 # Times are wall-clock seconds of whole processes (start-up included), best of RUNS; the
@@ -15,7 +16,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-${TMPDIR:-/tmp}/lossdyn-trace-bench}"
 records="${RECORDS:-2000000}"
 classes="${CLASSES:-10}"
-runs="${RUNS:-3}"
+runs="${RUNS:-5}"
 loss="taylorglo-cifar10"
 mkdir -p "$work"
 log="$work/log-$records-$classes.jsonl"
@@ -59,6 +60,7 @@ coefficients=$("$analyze" coeffs --loss "$loss" --json | python3 -c \
     'import json, sys; d = json.load(sys.stdin); print(",".join(str(d[k]) for k in ("c_1", "c_h", "c_hh", "c_hy", "c_y", "c_yy")))')
 
 echo "== time"
+load_before=$(uptime | sed 's/.*load average: //')
 cat_seconds=$(best_of $((runs + 2)) cat "$log")
 trace_seconds=$(best_of "$runs" "$analyze" trace "$log" --no-figure --csv "$work/trace.csv")
 pandas_seconds=$(best_of 1 python3 "$root/bench/trace_pandas.py" "$log" \
@@ -86,7 +88,7 @@ EOF
 echo "== results"
 mb=$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }')
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "load: $(uptime | sed 's/.*load average: //')"
+echo "load before timing: $load_before; after: $(uptime | sed 's/.*load average: //')"
 echo "versions: $(rustc --version), $(python3 --version), pandas $(python3 -c 'import pandas; print(pandas.__version__)'), numpy $(python3 -c 'import numpy; print(numpy.__version__)')"
 echo "log: $log, $records records, $classes classes, $mb MB"
 awk -v b="$bytes" -v c="$cat_seconds" -v t="$trace_seconds" -v p="$pandas_seconds" 'BEGIN {

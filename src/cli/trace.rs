@@ -34,8 +34,8 @@ pub const MAX_SAMPLE: usize = 100_000;
 /// (within 0.5% relative error) and the mean eps.
 ///
 /// Logs are streamed with memory independent of their length and parsed on all cores. A
-/// malformed line stops the run with its file and line number unless --skip-invalid is
-/// given; a last line cut short by a crash is reported and skipped.
+/// malformed line stops the run with its file and line number, unless --skip-invalid is
+/// given. A last line cut short by a crash is reported and skipped.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Training logs (JSON lines, one per run), drawn as panels from left to right.
@@ -148,7 +148,7 @@ fn default_file_name(runs: &[PathBuf]) -> String {
     format!("trace-{}.png", stems.join("-"))
 }
 
-/// The name of a run in tables and CSV: its file name without extension.
+/// Returns the name of a run in tables and CSV: its file name without extension.
 pub fn run_name(path: &Path) -> String {
     path.file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
@@ -203,8 +203,9 @@ fn warn_about_input(run: &RunTrace) {
     let name = run.path.display();
     if run.skipped > 0 {
         let first = run.first_skipped.as_deref().unwrap_or_default();
+        let plural = if run.skipped == 1 { "" } else { "s" };
         eprintln!(
-            "warning: {name}: skipped {} invalid lines; the first: {first}",
+            "warning: {name}: skipped {} invalid line{plural}; the first: {first}",
             run.skipped
         );
     }
@@ -290,7 +291,7 @@ pub fn write_csv(runs: &[RunTrace], mut out: impl Write) -> std::io::Result<()> 
     out.flush()
 }
 
-/// Quotes a CSV field when it holds a comma, quote or newline (RFC 4180).
+/// Quotes a CSV field when it contains a comma, quote or newline (RFC 4180).
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -299,7 +300,7 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// The JSON form of one run's results, without the sampled points.
+/// Returns the JSON form of one run's results, without the sampled points.
 pub fn run_json(run: &RunTrace) -> serde_json::Value {
     json!({
         "run": run_name(&run.path),
@@ -352,8 +353,8 @@ fn report(args: &Args, config: &Config, runs: &[RunTrace]) -> anyhow::Result<()>
     Ok(())
 }
 
-/// A per-epoch table of one run: fractions repelled in every form and the percentiles of
-/// `form`.
+/// Formats the per-epoch table of one run: fractions repelled in every form and the
+/// percentiles of `form`.
 pub fn format_table(run: &RunTrace, form: AttractionForm) -> String {
     let mut text = format!(
         "{} (loss {}, {} classes): {} records in {} epochs\n",

@@ -1,6 +1,6 @@
 //! Processing of one chunk of complete lines, independent of every other chunk.
 //!
-//! Line numbers inside a chunk are relative (1 for its first line); the caller knows how
+//! Line numbers inside a chunk are relative (1 for its first line). The caller knows how
 //! many lines came before and shifts them when it merges the chunk's result.
 
 use crate::runlog::{EpochSummary, LineKind, SummaryLine, line_kind};
@@ -34,7 +34,7 @@ pub struct ChunkContext<'a> {
     pub sum_tolerance: f64,
 }
 
-/// What one chunk contributes.
+/// The contribution of one chunk.
 #[derive(Debug, Default)]
 pub struct ChunkResult {
     /// Lines in the processed part of the chunk.

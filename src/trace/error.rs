@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::attraction::DomainError;
 use crate::loss::LossSpecError;
 
 /// The shape of a valid sample line, quoted in error messages.
@@ -64,12 +65,8 @@ pub enum TraceError {
         source: Box<LossSpecError>,
     },
 
-    #[error(
-        "{}:1: invalid number of classes {classes} in the header: classification needs at \
-         least 2",
-        path.display()
-    )]
-    Classes { path: PathBuf, classes: usize },
+    #[error("{}:1: {source} (the header's classes field)", path.display())]
+    Classes { path: PathBuf, source: DomainError },
 
     #[error(
         "{}:{line}: line is longer than {limit} bytes without a newline; a sample line with n \

@@ -38,6 +38,7 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 
+use crate::attraction::check_classes;
 use crate::loss::{Loss, parse_loss};
 use crate::runlog::{EpochSummary, Header, HeaderLine, LineKind, SCHEMA_VERSION};
 
@@ -353,12 +354,7 @@ impl Driver<'_> {
         let header_line: HeaderLine =
             serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?;
         let header = header_line.header;
-        if header.classes < 2 {
-            return Err(TraceError::Classes {
-                path,
-                classes: header.classes,
-            });
-        }
+        check_classes(header.classes).map_err(|source| TraceError::Classes { path, source })?;
         Ok(header)
     }
 

@@ -211,7 +211,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A JSON number, converted to the nearest double.
+    /// Reads a JSON number and converts it to the nearest double.
     ///
     /// One pass reads the digits into a significand. With at most 19 digits the significand
     /// cannot overflow. When it also fits in 53 bits and the decimal scale lies in

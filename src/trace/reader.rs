@@ -8,7 +8,7 @@ use super::chunk::Chunk;
 /// Bytes read per chunk before it is cut at its last newline.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// The longest line accepted. A longer run of bytes without a newline is an error, which
+/// Maximum length of a line in bytes. A longer run of bytes without a newline is an error, which
 /// bounds the memory a chunk can take.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
 

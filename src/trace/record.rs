@@ -18,7 +18,7 @@
 //! # Edge cases
 //!
 //! A class with `h_k = 0` has a zero row in the softmax Jacobian, so its gamma (undefined for
-//! cross-entropy and Baikal at `h = 0`) does not enter the logit step; it is set to 0. When
+//! cross-entropy and Baikal at `h = 0`) does not enter the logit step. It is set to 0. When
 //! `epsilon` is 0 or 1 the two-level output has a zero Jacobian entry on the target and a
 //! factor `epsilon (1 - epsilon) = 0` in both logit steps, so both two-level forms are 0 there,
 //! whatever gamma is.
@@ -51,7 +51,7 @@ impl AttractionForm {
         AttractionForm::Full,
     ];
 
-    /// A short lowercase name for tables, column names and options.
+    /// Returns a short lowercase name for tables, column names and options.
     pub fn name(self) -> &'static str {
         match self {
             AttractionForm::Printed => "printed",
@@ -90,8 +90,8 @@ pub struct GammaEvaluator {
 impl GammaEvaluator {
     /// Prepares the evaluator for `loss`.
     pub fn new(loss: Loss) -> Self {
-        // Loss::gamma goes through the exact coefficients exactly for these two variants; the
-        // closed forms of the others are kept so that results agree bit for bit.
+        // Loss::gamma goes through the exact coefficients for exactly these two variants. The
+        // others keep their closed forms, so that results agree bit for bit.
         let polynomial = match &loss {
             Loss::TaylorGlo { .. } | Loss::CoefficientForm { .. } => loss
                 .coefficients()
@@ -101,7 +101,7 @@ impl GammaEvaluator {
         GammaEvaluator { loss, polynomial }
     }
 
-    /// The loss being evaluated.
+    /// Returns the loss being evaluated.
     pub fn loss(&self) -> &Loss {
         &self.loss
     }
@@ -134,12 +134,12 @@ pub struct RecordAttraction {
 }
 
 impl RecordAttraction {
-    /// The attraction values in [`AttractionForm::ALL`] order.
+    /// Returns the attraction values in [`AttractionForm::ALL`] order.
     pub fn values(&self) -> [f64; 3] {
         [self.printed, self.exact, self.full]
     }
 
-    /// The attraction in one form.
+    /// Returns the attraction in one form.
     pub fn value(&self, form: AttractionForm) -> f64 {
         self.values()[form.position()]
     }

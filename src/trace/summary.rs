@@ -52,7 +52,7 @@ pub struct EpochStats {
 }
 
 impl EpochStats {
-    /// The statistics of one form.
+    /// Returns the statistics of one form.
     pub fn form(&self, form: AttractionForm) -> &FormStats {
         &self.forms[form.position()]
     }
