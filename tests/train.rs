@@ -485,6 +485,74 @@ fn resume_with_other_loss_rejected() {
 }
 
 #[test]
+fn resume_with_other_log_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(200, 20);
+    let mut first = config("ce", ModelKind::Mlp, 1, dir.path(), "run");
+    first.checkpoint_dir = Some(dir.path().join("run"));
+    train::train_on(&first, &data, &mut NoObserver).unwrap();
+
+    let mut without_log = first.clone();
+    without_log.hyperparameters.epochs = 2;
+    without_log.log = None;
+    without_log.resume = true;
+    let error = train::train_on(&without_log, &data, &mut NoObserver)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("--log = none"), "{error}");
+    assert!(error.contains("run.jsonl"), "{error}");
+
+    let mut other_log = without_log.clone();
+    other_log.log = Some(dir.path().join("other.jsonl"));
+    let error = train::train_on(&other_log, &data, &mut NoObserver)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("other.jsonl"), "{error}");
+    assert!(!dir.path().join("other.jsonl").exists());
+
+    let mut same_log = without_log.clone();
+    same_log.log = first.log.clone();
+    let outcome = train::train_on(&same_log, &data, &mut NoObserver).unwrap();
+    assert_eq!(outcome.summaries.len(), 1);
+}
+
+#[test]
+fn checkpoint_dir_that_is_file_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(200, 20);
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"").unwrap();
+    let mut config = config("ce", ModelKind::Mlp, 1, dir.path(), "run");
+    config.checkpoint_dir = Some(file);
+    let error = train::train_on(&config, &data, &mut NoObserver)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("--checkpoint-dir"), "{error}");
+    assert!(error.contains("is not a directory"), "{error}");
+}
+
+#[cfg(unix)]
+#[test]
+fn checkpoint_files_get_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(200, 20);
+    let mut config = config("ce", ModelKind::Mlp, 1, dir.path(), "run");
+    config.checkpoint_dir = Some(dir.path().join("checkpoint"));
+    train::train_on(&config, &data, &mut NoObserver).unwrap();
+    // A plain File::create beside them shows the mode the umask gives.
+    let reference = dir.path().join("reference");
+    std::fs::File::create(&reference).unwrap();
+    let expected = std::fs::metadata(&reference).unwrap().permissions().mode() & 0o777;
+    for name in [checkpoint::WEIGHTS_FILE, checkpoint::CONFIG_FILE] {
+        let path = dir.path().join("checkpoint").join(name);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, expected, "{name} has mode {mode:o}");
+    }
+}
+
+#[test]
 fn checkpoint_reloads_same_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = small_data(200, 20);

@@ -118,8 +118,9 @@ pub struct Args {
     checkpoint_dir: Option<PathBuf>,
 
     /// Continue from the checkpoint in --checkpoint-dir and append to --log, which is first
-    /// cut back to the checkpoint's epoch. Give the original options; only --epochs may
-    /// change.
+    /// cut back to the checkpoint's epoch. Give the original options, --log included; only
+    /// --epochs may change (raised to train further, or lowered to stop earlier, but not
+    /// below the checkpoint's epoch).
     #[arg(long)]
     resume: bool,
 
@@ -219,6 +220,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "nothing to train: the checkpoint already reached --epochs"
         )?;
     }
+    // Flushing here makes a failed write to standard output an error, not a silent loss.
+    out.flush().context("failed to write to standard output")?;
     Ok(())
 }
 

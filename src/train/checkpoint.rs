@@ -49,6 +49,19 @@ pub struct CheckpointConfig {
     pub hyperparameters: Hyperparameters,
     /// File name of the tensors, relative to this file's directory.
     pub weights: String,
+    /// The `--log` path of the run as given, `null` for a run without a log. Missing
+    /// (`None`) in checkpoints written before this field existed, which are not checked.
+    #[serde(default, deserialize_with = "present_option")]
+    pub log: Option<Option<PathBuf>>,
+}
+
+/// Reads a field that is present, possibly `null`, so that `#[serde(default)]` alone marks
+/// it missing.
+fn present_option<'de, D>(deserializer: D) -> Result<Option<Option<PathBuf>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<PathBuf>::deserialize(deserializer).map(Some)
 }
 
 /// Writes a checkpoint of `model` and `optimizer` into `dir`, creating it if needed.
@@ -58,7 +71,7 @@ pub fn save(
     optimizer: &Sgd,
     config: &CheckpointConfig,
 ) -> Result<(), TrainError> {
-    std::fs::create_dir_all(dir).map_err(|source| io_error("create", dir, source))?;
+    create_directory(dir)?;
     let cpu = Device::Cpu;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     for (name, var) in model.parameters() {
@@ -72,16 +85,23 @@ pub fn save(
         Tensor::new(&[config.epoch], &cpu)?,
     );
     let weights_path = dir.join(WEIGHTS_FILE);
+    // Serialized in memory and written here, not with `candle_core::safetensors::save`,
+    // whose own temporary file gets mode 0600 and whose errors do not name the file.
+    let bytes = safetensors::tensor::serialize(&tensors, None)
+        .map_err(|error| TrainError::from(candle_core::Error::from(error)))?;
     let temporary = temporary_file(dir)?;
-    candle_core::safetensors::save(&tensors, temporary.path())?;
+    let mut file = temporary.as_file();
+    file.write_all(&bytes)
+        .and_then(|()| file.flush())
+        .map_err(|source| io_error("write", &weights_path, source))?;
     persist(temporary, &weights_path)?;
 
-    let mut temporary = temporary_file(dir)?;
+    let temporary = temporary_file(dir)?;
     let json = serde_json::to_string_pretty(config).expect("the configuration serializes");
-    temporary
-        .write_all(json.as_bytes())
-        .and_then(|()| temporary.write_all(b"\n"))
-        .map_err(|source| io_error("write", temporary.path(), source))?;
+    let mut file = temporary.as_file();
+    file.write_all(json.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .map_err(|source| io_error("write", &dir.join(CONFIG_FILE), source))?;
     persist(temporary, &dir.join(CONFIG_FILE))
 }
 
@@ -143,8 +163,22 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<(Model, CheckpointConfi
     Ok((model, CheckpointConfig { epoch, ..config }))
 }
 
+/// Creates the checkpoint directory, with a clear message when the path is a file.
+fn create_directory(dir: &Path) -> Result<(), TrainError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(TrainError::InvalidOption {
+            option: "--checkpoint-dir",
+            value: dir.display().to_string(),
+            expected: "a directory (created if missing), but it is not a directory".to_string(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|source| io_error("create", dir, source))
+}
+
+/// Creates a temporary file with the mode a plain `File::create` gives, not tempfile's 0600.
 fn temporary_file(dir: &Path) -> Result<tempfile::NamedTempFile, TrainError> {
-    tempfile::NamedTempFile::new_in(dir).map_err(|source| io_error("create a file in", dir, source))
+    crate::plot::style::temporary_output(dir, "")
+        .map_err(|source| io_error("create a file in", dir, source))
 }
 
 fn persist(temporary: tempfile::NamedTempFile, path: &Path) -> Result<(), TrainError> {

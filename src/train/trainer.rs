@@ -438,6 +438,7 @@ impl<'a> Run<'a> {
             seed: self.config.seed,
             hyperparameters: self.hyper().clone(),
             weights: checkpoint::WEIGHTS_FILE.to_string(),
+            log: Some(self.config.log.clone()),
         }
     }
 
@@ -565,6 +566,15 @@ fn check_resumable(
             return mismatch(field, old, new);
         }
     }
+    if let (Some(old), Some(new)) = (&saved.log, &requested.log)
+        && !same_log(old.as_deref(), new.as_deref())
+    {
+        let describe = |log: Option<&Path>| match log {
+            Some(path) => path.display().to_string(),
+            None => "none".to_string(),
+        };
+        return mismatch("--log", describe(old.as_deref()), describe(new.as_deref()));
+    }
     let old = serde_json::to_value(&saved.hyperparameters).expect("serializes");
     let new = serde_json::to_value(&requested.hyperparameters).expect("serializes");
     for (key, old_value) in old.as_object().expect("a struct serializes to an object") {
@@ -574,6 +584,22 @@ fn check_resumable(
         }
     }
     Ok(())
+}
+
+/// Returns whether two `--log` values name the same file: equal as given, or the same file
+/// after resolving links and relative paths, so that a resume from another directory works.
+fn same_log(old: Option<&Path>, new: Option<&Path>) -> bool {
+    match (old, new) {
+        (None, None) => true,
+        (Some(old), Some(new)) => {
+            old == new
+                || matches!(
+                    (old.canonicalize(), new.canonicalize()),
+                    (Ok(old), Ok(new)) if old == new
+                )
+        }
+        _ => false,
+    }
 }
 
 /// Checks that the log to extend was written by a run with the same loss, model and seed;
