@@ -604,3 +604,71 @@ fn cli_figure_3_writes_png_and_svg() {
 fn cli_rejects_unknown_figure() {
     assert_usage_error(&["figure", "2"], &["figure 2 is not available", "3 ("]);
 }
+
+#[test]
+fn cli_eps_without_csv_rejected() {
+    assert_usage_error(
+        &["curve", "--loss", "baikal", "--n", "10", "--eps", "0.5"],
+        &["--eps", "no --csv was given"],
+    );
+}
+
+#[test]
+fn cli_invalid_values_named_as_options() {
+    assert_usage_error(
+        &["curve", "--loss", "ce", "--n", "1"],
+        &["invalid --n: ", "2..="],
+    );
+    assert_usage_error(
+        &[
+            "curve", "--loss", "ce", "--n", "3", "--eps", "2", "--csv", "-",
+        ],
+        &["invalid --eps: "],
+    );
+}
+
+#[test]
+fn cli_failed_csv_leaves_no_figure() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir(directory.path().join("taken")).unwrap();
+    let cases: [&[&str]; 2] = [
+        &["--csv", "taken", "--out", "c.png"],
+        &["--csv", "missing/x.csv", "--out", "c.png"],
+    ];
+    for extra in cases {
+        let mut args = vec!["curve", "--loss", "baikal", "--n", "10"];
+        args.extend_from_slice(extra);
+        let output = analyze(directory.path(), &args);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--csv") || stderr.contains("CSV"),
+            "{stderr}"
+        );
+        assert!(
+            !directory.path().join("c.png").exists(),
+            "{args:?} wrote c.png"
+        );
+    }
+    let missing_directory = stderr_of(&analyze(
+        directory.path(),
+        &[
+            "curve",
+            "--loss",
+            "baikal",
+            "--n",
+            "10",
+            "--out",
+            "missing/c.png",
+        ],
+    ));
+    assert_eq!(
+        missing_directory.matches("os error 2").count(),
+        1,
+        "{missing_directory}"
+    );
+    assert!(
+        !missing_directory.contains(".output-"),
+        "{missing_directory}"
+    );
+}

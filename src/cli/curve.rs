@@ -59,7 +59,7 @@ pub struct Args {
     points: usize,
 
     /// Evaluate the CSV at these epsilon values (comma-separated, each in the open interval
-    /// (0, 1)) instead of the grid; the figure still uses the grid.
+    /// (0, 1)) instead of the grid; needs --csv. The figure still uses the grid.
     #[arg(
         long,
         value_name = "E1,E2,...",
@@ -134,9 +134,15 @@ struct Config {
 fn configure(args: &Args) -> anyhow::Result<Config> {
     let loss = parse_loss(&args.loss)?;
     let class_counts = check_class_counts(&args.n)?;
-    let grid = curve::grid(args.points).context("check --points")?;
+    let grid = curve::grid(args.points).context("invalid --points")?;
     for &epsilon in &args.eps {
-        check_epsilon(epsilon).context("check --eps")?;
+        check_epsilon(epsilon).context("invalid --eps")?;
+    }
+    if !args.eps.is_empty() && args.csv.is_none() {
+        anyhow::bail!(
+            "--eps sets the epsilon values of the CSV, but no --csv was given; add --csv PATH \
+             (or --csv - for standard output), or drop --eps"
+        );
     }
 
     let csv_epsilons = if args.eps.is_empty() {
@@ -160,8 +166,12 @@ fn configure(args: &Args) -> anyhow::Result<Config> {
         Some(path) => path.clone(),
         None => Path::new(FIGURE_DIRECTORY).join(curve::default_file_name(&loss, &class_counts)),
     };
-    ImageFormat::from_path(&figure).context("check --out")?;
-    style::check_size(args.width, args.height).context("check --width and --height")?;
+    ImageFormat::from_path(&figure).context("invalid --out")?;
+    reject_directory("--out", &figure)?;
+    if let Some(CsvTarget::File(path)) = &csv {
+        reject_directory("--csv", path)?;
+    }
+    style::check_size(args.width, args.height).context("invalid --width or --height")?;
     Ok(Config {
         loss,
         class_counts,
@@ -175,11 +185,23 @@ fn configure(args: &Args) -> anyhow::Result<Config> {
     })
 }
 
+/// Rejects an output path that names an existing directory, before anything is written.
+fn reject_directory(option: &str, path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "invalid {option} {}: it is a directory; give a file path such as {}",
+            path.display(),
+            path.join("out").display()
+        );
+    }
+    Ok(())
+}
+
 /// Checks every `--n` and drops repeats, keeping the first occurrence.
 pub fn check_class_counts(values: &[usize]) -> anyhow::Result<Vec<usize>> {
     let mut counts = Vec::new();
     for &n in values {
-        check_classes(n).context("check --n")?;
+        check_classes(n).context("invalid --n")?;
         if !counts.contains(&n) {
             counts.push(n);
         }
@@ -214,15 +236,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         columns: 1,
         size: config.size,
     };
+    let rows = match &config.csv {
+        Some(_) => curve::evaluate_all(&config.loss, &config.class_counts, &config.csv_epsilons)?,
+        None => Vec::new(),
+    };
+    // A CSV file goes to its temporary file before the figure is drawn and is renamed after
+    // it, so that a failure of either output leaves neither behind.
+    let pending_csv = match &config.csv {
+        Some(CsvTarget::File(path)) => Some((write_temporary_csv(path, &rows)?, path)),
+        _ => None,
+    };
     if config.figure_is_default {
         std::fs::create_dir_all(FIGURE_DIRECTORY)
             .with_context(|| format!("failed to create the directory {FIGURE_DIRECTORY:?}"))?;
     }
     style::write_figure(&config.figure, &figure)?;
-
-    if let Some(target) = &config.csv {
-        let rows = curve::evaluate_all(&config.loss, &config.class_counts, &config.csv_epsilons)?;
-        write_csv_target(target, &rows)?;
+    if let Some((temporary, path)) = pending_csv {
+        temporary
+            .persist(path)
+            .map_err(|error| style::without_temporary_path(error.error))
+            .with_context(|| format!("failed to write CSV {path:?}"))?;
+    }
+    if let Some(CsvTarget::Stdout) = &config.csv {
+        let mut out = std::io::stdout().lock();
+        curve::write_csv(&rows, &mut out).context("failed to write the CSV to standard output")?;
     }
 
     let mut analyses = Vec::new();
@@ -234,17 +271,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     report(&args, &config, &analyses)
 }
 
-fn write_csv_target(target: &CsvTarget, rows: &[curve::CurvePoint]) -> anyhow::Result<()> {
-    match target {
-        CsvTarget::Stdout => curve::write_csv(rows, std::io::stdout().lock())?,
-        CsvTarget::File(path) => write_atomically(path, |file| curve::write_csv(rows, file))
-            .with_context(|| {
-                format!(
-                    "failed to write CSV {path:?}; check that the directory exists and is writable"
-                )
-            })?,
-    }
-    Ok(())
+/// Writes the CSV into a temporary file beside `path`, to be renamed onto it.
+fn write_temporary_csv(
+    path: &Path,
+    rows: &[curve::CurvePoint],
+) -> anyhow::Result<tempfile::NamedTempFile> {
+    let write = || -> std::io::Result<tempfile::NamedTempFile> {
+        let temporary = style::temporary_output(&style::parent_directory(path), "")?;
+        curve::write_csv(rows, std::io::BufWriter::new(temporary.as_file()))?;
+        Ok(temporary)
+    };
+    write()
+        .map_err(style::without_temporary_path)
+        .with_context(|| {
+            format!("failed to write CSV {path:?}; check that the directory exists and is writable")
+        })
 }
 
 /// Writes a file through a temporary file in the same directory that is renamed onto `path`.
@@ -252,13 +293,16 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let temporary = style::temporary_output(&style::parent_directory(path), "")?;
+    let temporary = style::temporary_output(&style::parent_directory(path), "")
+        .map_err(style::without_temporary_path)?;
     {
         let mut writer = std::io::BufWriter::new(temporary.as_file());
         write(&mut writer)?;
         writer.flush()?;
     }
-    temporary.persist(path).map_err(|error| error.error)?;
+    temporary
+        .persist(path)
+        .map_err(|error| style::without_temporary_path(error.error))?;
     Ok(())
 }
 
@@ -273,6 +317,7 @@ fn report(
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
+        out.flush().context("failed to write to standard output")?;
         return Ok(());
     }
     // With the CSV on standard output, every other line goes to standard error.
@@ -294,6 +339,7 @@ fn report(
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{text}")?;
+        out.flush().context("failed to write to standard output")?;
     }
     Ok(())
 }

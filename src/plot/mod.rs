@@ -30,13 +30,14 @@ pub enum PlotError {
     },
 
     #[error(
-        "failed to write figure {path:?}: {source}; check that the directory exists and is \
+        "failed to write figure {path:?}: {error}; check that the directory exists and is \
          writable"
     )]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // Not `source`: thiserror would make it the error's source as well, and an error
+        // chain would then print the OS message twice.
+        error: std::io::Error,
     },
 
     #[error("failed to draw the figure: {0}")]

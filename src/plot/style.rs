@@ -178,9 +178,9 @@ pub fn write_figure(path: &Path, figure: &impl Figure) -> Result<(), PlotError> 
     let (width, height) = figure.size();
     check_size(width, height)?;
     register_fonts()?;
-    let write_error = |source: std::io::Error| PlotError::Write {
+    let write_error = |error: std::io::Error| PlotError::Write {
         path: path.to_path_buf(),
-        source,
+        error: without_temporary_path(error),
     };
     let directory = parent_directory(path);
     // The bitmap encoder picks the image format from the file name, so the temporary file
@@ -221,6 +221,17 @@ pub fn temporary_output(directory: &Path, suffix: &str) -> std::io::Result<Named
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     builder.tempfile_in(directory)
+}
+
+/// Drops the name of the hidden temporary file that `tempfile` appends to its errors
+/// ("... at path .output-x1y2z3.png"), keeping the operating system's error.
+pub fn without_temporary_path(error: std::io::Error) -> std::io::Error {
+    // tempfile's wrapper type is private, so its Display form is the only handle on it.
+    let text = error.to_string();
+    match text.rsplit_once(" at path \"") {
+        Some((cause, _)) => std::io::Error::new(error.kind(), cause.to_string()),
+        None => error,
+    }
 }
 
 /// Returns the directory of `path`, `.` for a bare file name.
