@@ -672,3 +672,29 @@ fn cli_failed_csv_leaves_no_figure() {
         "{missing_directory}"
     );
 }
+
+#[test]
+fn cli_figure_ignored_inputs_rejected() {
+    assert_usage_error(
+        &["figure", "3", "run.jsonl"],
+        &["figure 3 takes no training logs", "run.jsonl"],
+    );
+    assert_usage_error(
+        &["figure", "1", "run.jsonl", "--points", "5"],
+        &["--points applies to figure 3 only"],
+    );
+}
+
+#[test]
+fn cli_figure_out_dir_file_rejected() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("plain-file"), b"").unwrap();
+    let output = analyze(
+        directory.path(),
+        &["figure", "3", "--out-dir", "plain-file", "--points", "10"],
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid --out-dir plain-file"), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+}

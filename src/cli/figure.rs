@@ -29,6 +29,9 @@ pub const FIGURES: &[(u32, &str)] = &[
     ),
 ];
 
+/// Number of epsilon values per curve of Figure 3 without `--points`.
+pub const DEFAULT_POINTS: usize = 1000;
+
 /// Numbers of classes of the mean squared error and Baikal panels of Figure 3. The caption
 /// states n = 10 for the cross-entropy and TaylorGLO panels but not the values for the
 /// other two; these span binary to 100-class problems.
@@ -63,9 +66,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = FormChoice::Both)]
     form: FormChoice,
 
-    /// Number of evenly spaced epsilon values in (0, 1) per curve (2 to 1000000).
-    #[arg(long, value_name = "K", default_value_t = 1000)]
-    points: usize,
+    /// Number of evenly spaced epsilon values in (0, 1) per curve (2 to 1000000), figure 3
+    /// only. [default: 1000]
+    #[arg(long, value_name = "K")]
+    points: Option<usize>,
 
     /// Print the written paths and the sign changes as one JSON object.
     #[arg(long)]
@@ -74,11 +78,37 @@ pub struct Args {
 
 /// Runs `analyze figure`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    check_out_dir(&args.out_dir)?;
+    if args.number == 1 && args.points.is_some() {
+        anyhow::bail!(
+            "--points applies to figure 3 only: figure 1 draws the sampled records of each log, \
+             not a grid of epsilon values; drop --points"
+        );
+    }
+    if args.number == 3 && !args.runs.is_empty() {
+        anyhow::bail!(
+            "figure 3 takes no training logs (got {}): it is computed from the losses alone; \
+             drop the RUN.jsonl arguments, or use figure 1 to draw logs",
+            path_text(&args.runs[0])
+        );
+    }
     match args.number {
         1 => super::trace::figure_1(&args.runs, &args.out_dir, args.json),
         3 => figure_3(&args),
         other => Err(unknown_figure(other)),
     }
+}
+
+/// Rejects an `--out-dir` that exists as something other than a directory.
+fn check_out_dir(out_dir: &Path) -> anyhow::Result<()> {
+    if out_dir.exists() && !out_dir.is_dir() {
+        anyhow::bail!(
+            "invalid --out-dir {}: it is not a directory; give a directory path (created if \
+             missing)",
+            out_dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn unknown_figure(number: u32) -> anyhow::Error {
@@ -112,7 +142,8 @@ fn figure_3_panels() -> Vec<(Loss, &'static str, Vec<usize>)> {
 }
 
 fn figure_3(args: &Args) -> anyhow::Result<()> {
-    let (paths, findings) = render_figure_3(&args.out_dir, args.form, args.points)?;
+    let points = args.points.unwrap_or(DEFAULT_POINTS);
+    let (paths, findings) = render_figure_3(&args.out_dir, args.form, points)?;
     print_report(args.json, &paths, &findings)
 }
 
@@ -123,7 +154,7 @@ pub fn render_figure_3(
     form: FormChoice,
     points: usize,
 ) -> anyhow::Result<(Vec<PathBuf>, Vec<serde_json::Value>)> {
-    let grid = curve::grid(points).context("check --points")?;
+    let grid = curve::grid(points).context("invalid --points")?;
     let forms = form.forms();
     let mut panels = Vec::new();
     let mut findings = Vec::new();
@@ -155,6 +186,7 @@ pub fn render_figure_3(
         size: (2 * PANEL_SIZE.0, 2 * PANEL_SIZE.1 + 50),
     };
 
+    check_out_dir(out_dir)?;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("failed to create the output directory {out_dir:?}"))?;
     let paths = vec![out_dir.join("figure3.png"), out_dir.join("figure3.svg")];
@@ -175,6 +207,7 @@ fn print_report(
         let value = json!({ "figure": 3, "files": names, "curves": findings });
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
+        out.flush().context("failed to write to standard output")?;
         return Ok(());
     }
     for name in &names {
@@ -188,6 +221,7 @@ fn print_report(
             finding["findings"].as_str().unwrap_or("")
         )?;
     }
+    out.flush().context("failed to write to standard output")?;
     Ok(())
 }
 
