@@ -737,3 +737,15 @@ fn cli_bad_input_exits_2() {
         assert!(stderr.contains(expected), "{arguments:?}: {stderr}");
     }
 }
+
+#[test]
+fn missing_cifar10_names_layouts_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = data::cifar::load(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("tried data_batch_1.bin and"), "{error}");
+    assert!(
+        error.contains("cifar-10-batches-bin/data_batch_1.bin"),
+        "{error}"
+    );
+    assert!(error.contains("pass --data"), "{error}");
+}

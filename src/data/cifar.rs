@@ -44,6 +44,18 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     } else {
         dir.join(ARCHIVE_FOLDER)
     };
+    if !root.join(TRAIN_FILES[0]).exists() {
+        return Err(DataError::Missing {
+            what: format!("CIFAR-10 batch file {}", TRAIN_FILES[0]),
+            dir: dir.to_path_buf(),
+            tried: format!("{0} and {ARCHIVE_FOLDER}/{0}", TRAIN_FILES[0]),
+            hint: format!(
+                "Download and unpack cifar-10-binary.tar.gz from \
+                 https://www.cs.toronto.edu/~kriz/cifar.html, then pass --data with the \
+                 directory that contains {ARCHIVE_FOLDER} or the .bin files themselves"
+            ),
+        });
+    }
     let train_paths: Vec<PathBuf> = TRAIN_FILES.iter().map(|name| root.join(name)).collect();
     let train = read_batches(&train_paths)?;
     let test = read_batches(&[root.join(TEST_FILE)])?;
