@@ -144,7 +144,10 @@ pub fn write_csv<W: Write>(rows: &[CurvePoint], mut writer: W) -> std::io::Resul
         writeln!(
             writer,
             "{},{},{},{}",
-            row.n, row.epsilon, row.attraction_printed, row.attraction_exact
+            row.n,
+            format_number(row.epsilon),
+            format_number(row.attraction_printed),
+            format_number(row.attraction_exact)
         )?;
     }
     writer.flush()
@@ -297,6 +300,18 @@ fn describe_range(interval: &SignInterval, single: bool) -> String {
             format_epsilon(interval.lower),
             format_epsilon(interval.upper)
         ),
+    }
+}
+
+/// Formats a number as the shortest decimal that reads back to the same `f64`, in
+/// scientific notation (`1e-320`, `2.5e20`) outside [1e-4, 1e15) so that no value prints as
+/// hundreds of digits.
+pub fn format_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || !value.is_finite() || (1e-4..1e15).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
     }
 }
 

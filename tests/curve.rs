@@ -698,3 +698,44 @@ fn cli_figure_out_dir_file_rejected() {
     assert!(stderr.contains("invalid --out-dir plain-file"), "{stderr}");
     assert!(stderr.contains("is not a directory"), "{stderr}");
 }
+
+proptest! {
+    // Exact round trip (tolerance 0): the text must parse back to the same f64 bits.
+    #[test]
+    fn format_number_round_trips(bits in any::<u64>()) {
+        let value = f64::from_bits(bits);
+        prop_assume!(value.is_finite());
+        let text = curve::format_number(value);
+        prop_assert!(text.len() <= 24, "{value:?} printed as {text}");
+        prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), value.to_bits());
+    }
+}
+
+#[test]
+fn cli_csv_prints_tiny_epsilon_short() {
+    let directory = tempfile::tempdir().unwrap();
+    let output = analyze(
+        directory.path(),
+        &[
+            "curve",
+            "--loss",
+            "mse",
+            "--n",
+            "10",
+            "--eps",
+            "1e-320,0.5",
+            "--csv",
+            "-",
+            "--out",
+            "c.png",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let csv = String::from_utf8(output.stdout).unwrap();
+    let epsilons: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(epsilons, ["1e-320", "0.5"]);
+}

@@ -458,7 +458,7 @@ pub fn loss_title(loss: &Loss) -> String {
             ..
         } => "TaylorGLO (CIFAR-10, AllCNN-C)".to_string(),
         other => {
-            let spec = other.spec();
+            let spec = short_spec(other);
             if spec.chars().count() <= MAX_TITLE_SPEC {
                 spec
             } else {
@@ -466,6 +466,27 @@ pub fn loss_title(loss: &Loss) -> String {
                 format!("{head}…")
             }
         }
+    }
+}
+
+/// Writes a `taylorglo:` or `coeffs:` spec with each number as its nearest `f64` in
+/// [`crate::curve::format_number`] form, so that `1e-320` does not fill the title with zeros.
+/// The exact spec may differ in digits beyond f64 precision.
+fn short_spec(loss: &Loss) -> String {
+    let join = |values: &[crate::exact::Rational]| {
+        values
+            .iter()
+            .map(|value| crate::curve::format_number(crate::exact::to_f64(value)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match loss {
+        Loss::TaylorGlo { lambda } => format!("taylorglo:{}", join(lambda)),
+        Loss::CoefficientForm {
+            coefficients,
+            name: None,
+        } => format!("coeffs:{}", join(&coefficients.to_array())),
+        other => other.spec(),
     }
 }
 
