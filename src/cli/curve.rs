@@ -241,7 +241,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     // A CSV file goes to its temporary file before the figure is drawn and is renamed after
-    // it, so that a failure of either output leaves neither behind.
+    // it, so a failed CSV write leaves no figure behind. Only a failed rename comes later.
     let pending_csv = match &config.csv {
         Some(CsvTarget::File(path)) => Some((write_temporary_csv(path, &rows)?, path)),
         _ => None,
