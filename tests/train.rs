@@ -749,3 +749,41 @@ fn missing_cifar10_names_layouts_and_fix() {
     );
     assert!(error.contains("pass --data"), "{error}");
 }
+
+/// Runs `analyze ARGS` in `dir` under a file size limit of 8 KiB (`ulimit -f 16`, in
+/// 512-byte blocks), with SIGXFSZ ignored so that a write past it fails with EFBIG.
+#[cfg(unix)]
+fn analyze_with_small_file_limit(dir: &Path, args: &str) -> std::process::Output {
+    let binary = env!("CARGO_BIN_EXE_analyze");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 16; exec '{binary}' {args}"
+        ))
+        .current_dir(dir)
+        .output()
+        .expect("sh runs")
+}
+
+#[cfg(unix)]
+#[test]
+fn failed_log_and_checkpoint_writes_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("--log run.jsonl", "failed to write run.jsonl"),
+        (
+            "--checkpoint-dir checkpoint",
+            "failed to write checkpoint/checkpoint.safetensors",
+        ),
+    ];
+    for (option, expected) in cases {
+        let output = analyze_with_small_file_limit(
+            dir.path(),
+            &format!("train --epochs 1 --train-limit 300 {option}"),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
+        assert!(stderr.contains(expected), "{option}: {stderr}");
+        assert!(!stderr.contains(".output-"), "{option}: {stderr}");
+    }
+}
