@@ -750,15 +750,16 @@ fn missing_cifar10_names_layouts_and_fix() {
     assert!(error.contains("pass --data"), "{error}");
 }
 
-/// Runs `analyze ARGS` in `dir` under a file size limit of 8 KiB (`ulimit -f 16`, in
-/// 512-byte blocks), with SIGXFSZ ignored so that a write past it fails with EFBIG.
+/// Runs `analyze ARGS` in `dir` under a file size limit of `blocks` 512-byte blocks
+/// (`ulimit -f`), with SIGXFSZ ignored so that a write past it fails with EFBIG. ARGS may
+/// redirect standard output to a file.
 #[cfg(unix)]
-fn analyze_with_small_file_limit(dir: &Path, args: &str) -> std::process::Output {
+fn analyze_with_file_limit(dir: &Path, blocks: u32, args: &str) -> std::process::Output {
     let binary = env!("CARGO_BIN_EXE_analyze");
     std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "trap '' XFSZ; ulimit -f 16; exec '{binary}' {args}"
+            "trap '' XFSZ; ulimit -f {blocks}; exec '{binary}' {args}"
         ))
         .current_dir(dir)
         .output()
@@ -777,8 +778,9 @@ fn failed_log_and_checkpoint_writes_exit_2() {
         ),
     ];
     for (option, expected) in cases {
-        let output = analyze_with_small_file_limit(
+        let output = analyze_with_file_limit(
             dir.path(),
+            16,
             &format!("train --epochs 1 --train-limit 300 {option}"),
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -786,4 +788,21 @@ fn failed_log_and_checkpoint_writes_exit_2() {
         assert!(stderr.contains(expected), "{option}: {stderr}");
         assert!(!stderr.contains(".output-"), "{option}: {stderr}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn failed_stdout_write_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = analyze_with_file_limit(
+        dir.path(),
+        0,
+        "train --epochs 1 --train-limit 300 > out.txt",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("failed to write to standard output"),
+        "{stderr}"
+    );
 }

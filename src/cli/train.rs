@@ -197,6 +197,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     })?;
     observer.finish();
+    if let Some(error) = observer.write_error.take() {
+        return Err(anyhow::Error::new(error).context("failed to write to standard output"));
+    }
     let mut out = std::io::stdout().lock();
     let last = outcome.summaries.last();
     if args.json {
@@ -230,6 +233,8 @@ struct CliObserver {
     json: bool,
     bar: Option<ProgressBar>,
     epochs: u32,
+    /// The first failed write to standard output, reported once training ends.
+    write_error: Option<std::io::Error>,
 }
 
 impl CliObserver {
@@ -238,13 +243,24 @@ impl CliObserver {
             json,
             bar: None,
             epochs: 0,
+            write_error: None,
         }
     }
 
-    fn print(&self, line: &str) {
+    /// Prints a line above the progress bar, or on standard output, where `println!` would
+    /// panic on a failed write.
+    fn print(&mut self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => println!("{line}"),
+            None => {
+                let mut out = std::io::stdout().lock();
+                let written = writeln!(out, "{line}").and_then(|()| out.flush());
+                if let Err(error) = written
+                    && self.write_error.is_none()
+                {
+                    self.write_error = Some(error);
+                }
+            }
         }
     }
 
