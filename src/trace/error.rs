@@ -15,7 +15,7 @@ pub const SAMPLE_SHAPE: &str =
 /// A failure that stops the reading of a log.
 #[derive(Debug, Error)]
 pub enum TraceError {
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("failed to read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
