@@ -33,7 +33,7 @@ const FIGURE_3_POINTS: usize = 1000;
 /// Both runs use the same model, seed and hyperparameters (the defaults of `analyze train`
 /// except the number of epochs). Prints the files written and the headline numbers: final
 /// accuracies and, per loss, the fraction of logged samples repelled in the last epoch. With
-/// the defaults it took 21 seconds on a 2-core Xeon (release build).
+/// the defaults it took about 8 seconds on a 2-core Xeon (release build).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory for figure1.png/.svg and figure3.png/.svg; created if missing.
