@@ -1,5 +1,6 @@
 //! `analyze curve`: the attraction toward zero training error over epsilon for one loss.
 
+use super::CsvTarget;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -112,12 +113,6 @@ impl FormChoice {
     }
 }
 
-/// The destination of the CSV.
-enum CsvTarget {
-    Stdout,
-    File(PathBuf),
-}
-
 /// The validated request.
 struct Config {
     loss: Loss,
@@ -150,16 +145,7 @@ fn configure(args: &Args) -> anyhow::Result<Config> {
     } else {
         args.eps.clone()
     };
-    let csv = args.csv.as_deref().map(|path| match path {
-        "-" => CsvTarget::Stdout,
-        path => CsvTarget::File(PathBuf::from(path)),
-    });
-    if args.json && matches!(csv, Some(CsvTarget::Stdout)) {
-        anyhow::bail!(
-            "--json and --csv - both write to standard output; give --csv a file path or \
-             drop --json"
-        );
-    }
+    let csv = super::csv_target(args.csv.as_deref(), args.json)?;
 
     let figure_is_default = args.out.is_none();
     let figure = match &args.out {

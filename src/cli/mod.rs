@@ -47,6 +47,29 @@ pub enum Command {
     Pipeline(pipeline::Args),
 }
 
+/// Where a command writes its CSV table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CsvTarget {
+    Stdout,
+    File(std::path::PathBuf),
+}
+
+/// Reads a `--csv PATH|-` option; `-` means standard output, which `--json` also uses, so the
+/// two together are rejected.
+pub(crate) fn csv_target(csv: Option<&str>, json: bool) -> anyhow::Result<Option<CsvTarget>> {
+    let target = csv.map(|path| match path {
+        "-" => CsvTarget::Stdout,
+        path => CsvTarget::File(std::path::PathBuf::from(path)),
+    });
+    if json && target == Some(CsvTarget::Stdout) {
+        anyhow::bail!(
+            "--json and --csv - both write to standard output; give --csv a file path or \
+             drop --json"
+        );
+    }
+    Ok(target)
+}
+
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

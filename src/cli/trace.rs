@@ -7,6 +7,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use super::CsvTarget;
 use super::curve::{FIGURE_DIRECTORY, write_atomically};
 use crate::loss::parse_loss;
 use crate::plot::style::{self, ImageFormat};
@@ -85,12 +86,6 @@ pub struct Args {
     form: AttractionForm,
 }
 
-/// Destination of the CSV.
-enum CsvTarget {
-    Stdout,
-    File(PathBuf),
-}
-
 /// The validated request.
 struct Config {
     options: TraceOptions,
@@ -111,16 +106,7 @@ fn configure(args: &Args) -> anyhow::Result<Config> {
             args.sample
         );
     }
-    let csv = args.csv.as_deref().map(|path| match path {
-        "-" => CsvTarget::Stdout,
-        path => CsvTarget::File(PathBuf::from(path)),
-    });
-    if args.json && matches!(csv, Some(CsvTarget::Stdout)) {
-        anyhow::bail!(
-            "--json and --csv - both write to standard output; give --csv a file path or \
-             drop --json"
-        );
-    }
+    let csv = super::csv_target(args.csv.as_deref(), args.json)?;
     let figure = match (&args.out, args.no_figure) {
         (_, true) => None,
         (Some(path), false) => Some(path.clone()),
