@@ -1,12 +1,12 @@
 //! `analyze curve`: the attraction toward zero training error over epsilon for one loss.
 
-use super::CsvTarget;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use super::CsvTarget;
 use crate::attraction::{Form, check_classes, check_epsilon};
 use crate::curve::{self, SignAnalysis};
 use crate::loss::{Loss, parse_loss};
