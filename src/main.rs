@@ -24,7 +24,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// A closed pipe (`analyze check | head`) ends output early; that is not a failure.
+/// Returns whether the error comes from a closed pipe (`analyze check | head`), which ends
+/// output early without being a failure.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause

@@ -64,12 +64,13 @@ impl NullEpoch {
         })
     }
 
-    /// The gap `df_T - df_-T = (G_T - G_-T) / n` of one unit step at the uniform point.
+    /// Returns the gap `df_T - df_-T = (G_T - G_-T) / n` of one unit step at the uniform point.
     pub fn logit_gap(&self) -> Rational {
         (&self.gamma_target - &self.gamma_non_target) / ratio(self.n as i64, 1)
     }
 
-    /// The exact condition: one step raises the target probability (`G_T > G_-T`).
+    /// Returns whether one step raises the target probability (`G_T > G_-T`), the exact
+    /// trainability condition.
     pub fn trainable(&self) -> bool {
         self.gamma_target > self.gamma_non_target
     }
@@ -120,8 +121,8 @@ pub fn printed_invariant(c: &Coefficients<Rational>, n: usize) -> PrintedInvaria
     }
 }
 
-/// The exact trainability margin of a polynomial loss, `c_y + c_yy + c_hy / n`; the loss is
-/// trainable at the null epoch exactly when it is positive.
+/// Returns the exact trainability margin of a polynomial loss, `c_y + c_yy + c_hy / n`. The
+/// loss is trainable at the null epoch exactly when the margin is positive.
 pub fn trainability_margin(c: &Coefficients<Rational>, n: usize) -> Rational {
     &c.c_y + &c.c_yy + &c.c_hy / ratio(n as i64, 1)
 }

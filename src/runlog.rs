@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The first line is the header. Then, for each epoch, one sample record per logged training
-//! sample and one summary record. The outer key tells the kinds apart with a prefix test, so a reader skips
+//! sample and one summary record. The outer key distinguishes the kinds with a prefix test, so a reader skips
 //! the summary and header lines without parsing them as samples.
 
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ pub struct EpochSummary {
     pub seconds: f64,
 }
 
-/// The kind of a log line, told by its first key.
+/// The kind of a log line, given by its first key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {
     Header,

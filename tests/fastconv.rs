@@ -17,13 +17,13 @@ fn flat(tensor: &Tensor) -> Vec<f64> {
     tensor.flatten_all().unwrap().to_vec1::<f64>().unwrap()
 }
 
-fn assert_close(left: &[f64], right: &[f64], what: &str) -> Result<(), TestCaseError> {
+fn assert_close(left: &[f64], right: &[f64], quantity: &str) -> Result<(), TestCaseError> {
     prop_assert_eq!(left.len(), right.len());
     for (i, (a, b)) in left.iter().zip(right).enumerate() {
         prop_assert!(
             (a - b).abs() <= 1e-9 * b.abs().max(1.0),
             "{} [{}]: {} vs {}",
-            what,
+            quantity,
             i,
             a,
             b
@@ -62,8 +62,8 @@ proptest! {
         let probe = random_tensor(&mut rng, reference.dims4().unwrap());
         let ours_grads = (&ours * probe.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
         // NOTE: candle 0.11's conv2d backward takes the transposed convolution's output padding
-        // from the height alone, so it fails with a shape error when height and width leave
-        // different remainders modulo the stride; compare with it only where they agree.
+        // from the height alone. It fails with a shape error when height and width leave
+        // different remainders modulo the stride, so compare with it only where they agree.
         let remainder = |size: usize| (size + 2 * padding - kernel) % stride;
         if remainder(height) == remainder(width) {
             let reference_grads = (&reference * probe.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
@@ -74,7 +74,7 @@ proptest! {
             }
         }
         // The functional is linear in the input and in the kernel, so a unit finite difference
-        // is its exact partial derivative up to rounding; check every gradient entry that way.
+        // is its exact partial derivative up to rounding. Every gradient entry is checked that way.
         let functional = |x: &Tensor, w: &Tensor| -> f64 {
             let output = conv2d(x, w, stride, padding).unwrap();
             (output * probe.as_tensor()).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()

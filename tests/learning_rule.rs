@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-/// A finite f64 with magnitude between 1e-30 and 1e30, or zero.
+/// Generates finite f64 values with magnitude between 1e-30 and 1e30, or zero.
 fn wide_value() -> impl Strategy<Value = f64> {
     prop_oneof![
         Just(0.0),

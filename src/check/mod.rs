@@ -37,11 +37,11 @@ pub struct CheckRow {
     pub claim: String,
     pub verdict: Verdict,
     /// Largest deviation found between printed and first-principles values (absolute unless
-    /// `measure` says otherwise); 0 when they agree exactly.
+    /// `measure` names another measure); 0 when they agree exactly.
     pub max_deviation: f64,
     /// Largest deviation still counted as agreement.
     pub tolerance: f64,
-    /// How `max_deviation` is measured.
+    /// Description of the measure behind `max_deviation`.
     pub measure: &'static str,
     /// Number of inputs evaluated.
     pub cases: usize,
