@@ -1,27 +1,31 @@
-//! 2-D convolution on the CPU as im2col plus one matrix multiply, forward and backward.
+//! 2-D convolution on the CPU as im2col plus matrix multiplies, forward and backward.
 //!
 //! candle 0.11 computes the input gradient of `conv2d` with `conv_transpose2d`, which on the
 //! CPU is a direct loop over every output, kernel and channel position, and that dominates
-//! the training step of small convolutional networks. Here a convolution is
+//! the training step of small convolutional networks. Here a convolution of one sample is
 //!
 //! ```text
-//! cols = im2col(x)                       (batch * out_h * out_w, channels * k_h * k_w)
-//! y    = cols . W^T                      (batch * out_h * out_w, out_channels)
+//! cols = im2col(x)            (channels * k * k, out_h * out_w)
+//! y    = W . cols + b         (out_channels, out_h * out_w), W as (out_channels, channels * k * k)
 //! ```
 //!
-//! followed by one pass that writes `(batch, out_channels, out_h, out_w)` and adds the bias.
-//! The whole layer is one candle custom operation ([`conv2d_bias`]) whose backward pass
-//! recomputes the columns and returns the kernel gradient `dY_rows^T . cols`, the bias
-//! gradient and, when the input needs one, the input gradient `col2im(dY_rows . W)`, with
-//! candle's fast matrix multiply doing the arithmetic in both directions. One node per layer
-//! matters because candle's autograd allocates, zeroes and adds a gradient buffer for every
-//! node. Only CPU storage is implemented: on other devices [`conv2d`] and [`conv2d_bias`] fall
-//! back to candle's own `conv2d`, so the CUDA path is unchanged.
+//! and the whole layer, ReLU included when asked for, is one candle custom operation
+//! ([`conv2d_layer`]) whose backward pass recomputes the columns and returns the kernel
+//! gradient `dY . cols^T`, the bias gradient and, when the input needs one, the input gradient
+//! `col2im(W^T . dY)`. One node per layer matters because candle's autograd allocates, zeroes
+//! and adds a gradient buffer for every node. Only CPU storage is implemented: on other
+//! devices the functions here fall back to candle's own `conv2d`, so the CUDA path is
+//! unchanged.
 
-use candle_core::{
-    CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Storage, Tensor, WithDType, bail,
-};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Storage, Tensor, bail};
 use rayon::prelude::*;
+
+use crate::fastlinear::{add_bias, mask_gradient, slice};
+use crate::matmul::{Element, MatMut, MatRef, matmul_serial};
+
+/// Output columns of one matrix multiply: small output planes are batched until they fill
+/// about this many columns, so the multiply is not dominated by its fixed costs.
+const GROUP_COLUMNS: usize = 512;
 
 /// Geometry of a square-kernel convolution with equal stride and padding on both axes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,190 +57,305 @@ impl Geometry {
         self.out_height() * self.out_width()
     }
 
-    /// Calls `visit(row, column, source)` for every in-bounds entry of one sample's column
-    /// matrix, where `source` indexes the sample's `(channels, height, width)` block.
-    fn for_each_entry(&self, mut visit: impl FnMut(usize, usize, usize)) {
-        let (out_w, k, s, p) = (self.out_width(), self.kernel, self.stride, self.padding);
-        for oy in 0..self.out_height() {
-            for ox in 0..out_w {
-                let row = oy * out_w + ox;
-                for c in 0..self.channels {
-                    for ky in 0..k {
-                        let y = (oy * s + ky) as isize - p as isize;
-                        if y < 0 || y >= self.height as isize {
-                            continue;
-                        }
-                        for kx in 0..k {
-                            let x = (ox * s + kx) as isize - p as isize;
-                            if x < 0 || x >= self.width as isize {
-                                continue;
-                            }
-                            let column = (c * k + ky) * k + kx;
-                            let source = (c * self.height + y as usize) * self.width + x as usize;
-                            visit(row, column, source);
-                        }
+    /// Height and width of the input with its zero padding.
+    fn padded(&self) -> (usize, usize) {
+        (self.height + 2 * self.padding, self.width + 2 * self.padding)
+    }
+
+    /// Offset of each output position's window in the padded input plane.
+    fn window_offsets(&self) -> Vec<usize> {
+        let (_, padded_w) = self.padded();
+        let s = self.stride;
+        (0..self.out_height())
+            .flat_map(|oy| (0..self.out_width()).map(move |ox| (oy * padded_w + ox) * s))
+            .collect()
+    }
+
+    /// Offset in the padded input of the entry that column-matrix row `(c, ky, kx)` reads
+    /// for the output position whose window starts at offset 0.
+    fn row_base(&self, c: usize, ky: usize, kx: usize) -> usize {
+        let (padded_h, padded_w) = self.padded();
+        (c * padded_h + ky) * padded_w + kx
+    }
+}
+
+/// im2col and col2im for one geometry, through a zero-padded copy of each sample, so every
+/// column-matrix row is a gather with the same window offsets and no bounds tests.
+struct Patches {
+    geometry: Geometry,
+    offsets: Vec<usize>,
+}
+
+impl Patches {
+    fn new(geometry: Geometry) -> Self {
+        Patches {
+            geometry,
+            offsets: geometry.window_offsets(),
+        }
+    }
+
+    /// A buffer for one padded sample (empty without padding).
+    fn padded_buffer<T: Element>(&self) -> Vec<T> {
+        let g = self.geometry;
+        let (padded_h, padded_w) = g.padded();
+        if g.padding == 0 {
+            Vec::new()
+        } else {
+            vec![T::zero(); g.channels * padded_h * padded_w]
+        }
+    }
+
+    /// Writes one sample's column matrix `(channels * k * k, positions)` into `cols`, whose
+    /// rows are `ld` apart, starting at column `col0`. `padded` comes from
+    /// [`Patches::padded_buffer`]; only its interior is written, its border stays zero.
+    fn im2col<T: Element>(&self, x: &[T], padded: &mut [T], cols: &mut [T], ld: usize, col0: usize) {
+        let g = self.geometry;
+        let source: &[T] = if g.padding == 0 {
+            x
+        } else {
+            let (padded_h, padded_w) = g.padded();
+            for (c, plane) in x.chunks(g.height * g.width).enumerate() {
+                for (y, line) in plane.chunks(g.width).enumerate() {
+                    let at = (c * padded_h + y + g.padding) * padded_w + g.padding;
+                    padded[at..][..g.width].copy_from_slice(line);
+                }
+            }
+            padded
+        };
+        let positions = self.offsets.len();
+        let k = g.kernel;
+        for c in 0..g.channels {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let row = (c * k + ky) * k + kx;
+                    let window = &source[g.row_base(c, ky, kx)..];
+                    let dst = &mut cols[row * ld + col0..][..positions];
+                    for (value, &offset) in dst.iter_mut().zip(&self.offsets) {
+                        *value = window[offset];
                     }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`Patches::im2col`]: writes into `dx` (one sample) the sum of the
+    /// column entries that read each input position. `padded` is scratch space from
+    /// [`Patches::padded_buffer`].
+    fn col2im<T: Element>(&self, cols: &[T], ld: usize, col0: usize, padded: &mut [T], dx: &mut [T]) {
+        let g = self.geometry;
+        let target: &mut [T] = if g.padding == 0 { dx } else { padded };
+        target.fill(T::zero());
+        let positions = self.offsets.len();
+        let k = g.kernel;
+        for c in 0..g.channels {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let row = (c * k + ky) * k + kx;
+                    let window = &mut target[g.row_base(c, ky, kx)..];
+                    let src = &cols[row * ld + col0..][..positions];
+                    for (&value, &offset) in src.iter().zip(&self.offsets) {
+                        window[offset] += value;
+                    }
+                }
+            }
+        }
+        if g.padding != 0 {
+            let (padded_h, padded_w) = g.padded();
+            for (c, plane) in dx.chunks_mut(g.height * g.width).enumerate() {
+                for (y, line) in plane.chunks_mut(g.width).enumerate() {
+                    let at = (c * padded_h + y + g.padding) * padded_w + g.padding;
+                    line.copy_from_slice(&padded[at..][..g.width]);
                 }
             }
         }
     }
 }
 
-fn contiguous<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!(
-            "im2col/col2im need a contiguous input, got strides {:?}",
-            layout.stride()
-        );
-    };
-    Ok(&storage.as_slice::<T>()?[start..end])
-}
-
-/// `(batch, channels, height, width)` to `(batch, positions, channels * k * k)`.
-struct Im2Col(Geometry);
-
-/// The adjoint of [`Im2Col`]: sums each column entry back into its input position.
-struct Col2Im(Geometry);
-
-impl Im2Col {
-    fn run<T: WithDType>(&self, input: &[T], batch: usize) -> Vec<T> {
-        let g = self.0;
-        let sample_in = g.channels * g.height * g.width;
-        let sample_out = g.positions() * g.patch();
-        let mut output = vec![T::zero(); batch * sample_out];
-        output
-            .par_chunks_mut(sample_out)
-            .zip(input.par_chunks(sample_in))
-            .for_each(|(out, x)| {
-                g.for_each_entry(|row, column, source| out[row * g.patch() + column] = x[source]);
-            });
-        output
+impl Geometry {
+    /// Samples per matrix multiply.
+    fn group(&self) -> usize {
+        GROUP_COLUMNS.div_ceil(self.positions()).max(1)
     }
 }
 
-impl Col2Im {
-    fn run<T: WithDType>(&self, cols: &[T], batch: usize) -> Vec<T> {
-        let g = self.0;
-        let sample_in = g.positions() * g.patch();
-        let sample_out = g.channels * g.height * g.width;
-        let mut output = vec![T::zero(); batch * sample_out];
-        output
-            .par_chunks_mut(sample_out)
-            .zip(cols.par_chunks(sample_in))
-            .for_each(|(out, c)| {
-                g.for_each_entry(|row, column, source| out[source] += c[row * g.patch() + column]);
-            });
-        output
-    }
+/// Splits `0..batch` into one contiguous block of samples per rayon thread.
+fn samples_per_thread(batch: usize) -> usize {
+    batch.div_ceil(rayon::current_num_threads()).max(1)
 }
 
-/// Runs `f` on the contiguous CPU data of `tensor` (made contiguous first if needed).
-fn with_cpu_slice<T: WithDType, R>(tensor: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
-    let tensor = tensor.contiguous()?;
-    let (storage, layout) = tensor.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        bail!("the fused convolution runs on CPU storage only");
-    };
-    Ok(f(contiguous::<T>(cpu, layout)?))
-}
-
-/// A whole convolution layer `y = conv(x, W) + b` as one autograd node.
+/// A whole convolution layer `y = conv(x, W) + b`, optionally followed by ReLU, as one
+/// autograd node.
 ///
-/// Forward: im2col, one matrix multiply `cols . W^T` with candle's gemm, then one pass that
-/// writes `(batch, out_channels, out_h, out_w)` and adds the bias. Backward recomputes the
-/// columns and returns `dW = dY_rows^T . cols`, `db = sum dY` and, when the input needs a
-/// gradient, `dx = col2im(dY_rows . W)`. One node instead of eight (im2col, reshapes, matmul,
-/// permute, copy, bias broadcast) saves candle's per-node gradient buffer (zeros plus add)
-/// and its strided bias reduction.
+/// Each thread takes a block of samples. Per group of samples it writes their column
+/// matrices side by side, `(channels * k * k, group * positions)`, multiplies `W` by them, and
+/// writes `(batch, out_channels, out_h, out_w)` with the bias and ReLU in one pass. Backward
+/// masks `dY` where the output was clipped, recomputes the columns and accumulates
+/// `dW += dY . cols^T` and `db`, and, when the input needs a gradient, adds
+/// `col2im(W^T . dY)` into `dx`; the threads' `dW` and `db` are summed at the end. One node
+/// instead of eight (im2col, reshapes, matmul, permute, copy, bias broadcast, ReLU) saves
+/// candle's per-node gradient buffer (zeros plus add) and its strided bias reduction.
 struct FusedConv {
     geometry: Geometry,
+    patches: Patches,
     out_channels: usize,
+    relu: bool,
 }
 
 impl FusedConv {
-    fn forward<T: WithDType>(
-        &self,
-        input: &[T],
-        weight: &[T],
-        bias: &[T],
-        batch: usize,
-    ) -> Result<Vec<T>> {
+    fn forward<T: Element>(&self, input: &[T], weight: &[T], bias: &[T], batch: usize) -> Vec<T> {
         let g = self.geometry;
         let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
-        let cols = Tensor::from_vec(
-            Im2Col(g).run(input, batch),
-            (batch * positions, patch),
-            &candle_core::Device::Cpu,
-        )?;
-        let weight = Tensor::from_slice(weight, (oc, patch), &candle_core::Device::Cpu)?;
-        let rows = cols.matmul(&weight.t()?)?;
+        let sample_in = g.channels * g.height * g.width;
+        let block = samples_per_thread(batch);
         let mut output = vec![T::zero(); batch * oc * positions];
-        with_cpu_slice::<T, _>(&rows, |rows| {
-            output
-                .par_chunks_mut(oc * positions)
-                .zip(rows.par_chunks(positions * oc))
-                .for_each(|(out, rows)| {
-                    for (channel, plane) in out.chunks_mut(positions).enumerate() {
-                        let b = bias[channel];
-                        for (p, value) in plane.iter_mut().enumerate() {
-                            *value = rows[p * oc + channel] + b;
+        output
+            .par_chunks_mut(block * oc * positions)
+            .zip(input.par_chunks(block * sample_in))
+            .for_each(|(out, x)| {
+                let samples = x.len() / sample_in;
+                let group = g.group().min(samples);
+                let mut cols = vec![T::zero(); patch * group * positions];
+                let mut rows = vec![T::zero(); oc * group * positions];
+                let mut padded = self.patches.padded_buffer::<T>();
+                for first in (0..samples).step_by(group) {
+                    let count = group.min(samples - first);
+                    let width = count * positions;
+                    for j in 0..count {
+                        let sample = &x[(first + j) * sample_in..][..sample_in];
+                        self.patches.im2col(sample, &mut padded, &mut cols, width, j * positions);
+                    }
+                    matmul_serial(
+                        MatMut::row_major(&mut rows[..oc * width], oc, width),
+                        MatRef::row_major(weight, oc, patch),
+                        MatRef::row_major(&cols[..patch * width], patch, width),
+                        false,
+                    );
+                    for j in 0..count {
+                        let sample = &mut out[(first + j) * oc * positions..][..oc * positions];
+                        for (channel, plane) in sample.chunks_mut(positions).enumerate() {
+                            let row = &rows[channel * width + j * positions..][..positions];
+                            add_bias(plane, row, bias[channel], self.relu);
                         }
                     }
-                });
-        })?;
-        Ok(output)
+                }
+            });
+        output
     }
 
-    fn backward<T: WithDType>(
+    fn backward<T: Element>(
         &self,
         input: &Tensor,
         weight: &Tensor,
+        output: &Tensor,
         grad: &Tensor,
         input_gradient: bool,
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
         let g = self.geometry;
         let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
+        let sample_in = g.channels * g.height * g.width;
+        let sample_out = oc * positions;
         let batch = input.dim(0)?;
-        let cpu = candle_core::Device::Cpu;
-        // Transposes dY from (batch, oc, positions) to rows (batch * positions, oc) and sums the
-        // bias gradient.
-        let (grad_rows, grad_bias) = with_cpu_slice::<T, _>(grad, |grad| {
-            let mut rows = vec![T::zero(); batch * positions * oc];
-            rows.par_chunks_mut(positions * oc)
-                .zip(grad.par_chunks(oc * positions))
-                .for_each(|(rows, grad)| {
-                    for (channel, plane) in grad.chunks(positions).enumerate() {
-                        for (p, &value) in plane.iter().enumerate() {
-                            rows[p * oc + channel] = value;
+        let block = samples_per_thread(batch);
+        let x = input.contiguous()?;
+        let (w, y, dy) = (weight.contiguous()?, output.contiguous()?, grad.contiguous()?);
+        let (x_guard, x_layout) = x.storage_and_layout();
+        let (w_guard, w_layout) = w.storage_and_layout();
+        let (y_guard, y_layout) = y.storage_and_layout();
+        let (dy_guard, dy_layout) = dy.storage_and_layout();
+        let (Storage::Cpu(xs), Storage::Cpu(ws), Storage::Cpu(ys), Storage::Cpu(dys)) =
+            (&*x_guard, &*w_guard, &*y_guard, &*dy_guard)
+        else {
+            bail!("the fused convolution runs on CPU storage only");
+        };
+        let (x, w) = (slice::<T>(xs, x_layout)?, slice::<T>(ws, w_layout)?);
+        let (y, dy) = (slice::<T>(ys, y_layout)?, slice::<T>(dys, dy_layout)?);
+        let mut grad_input = if input_gradient {
+            vec![T::zero(); batch * sample_in]
+        } else {
+            Vec::new()
+        };
+        let mut dx_blocks: Vec<Option<&mut [T]>> = if input_gradient {
+            grad_input.chunks_mut(block * sample_in).map(Some).collect()
+        } else {
+            (0..batch.div_ceil(block)).map(|_| None).collect()
+        };
+        let parts: Vec<(Vec<T>, Vec<T>)> = dx_blocks
+            .par_iter_mut()
+            .enumerate()
+            .map(|(index, dx)| {
+                let first_sample = index * block;
+                let samples = block.min(batch - first_sample);
+                let group = g.group().min(samples);
+                let mut grad_weight = vec![T::zero(); oc * patch];
+                let mut grad_bias = vec![T::zero(); oc];
+                let mut cols = vec![T::zero(); patch * group * positions];
+                let mut rows = vec![T::zero(); oc * group * positions];
+                let mut padded = self.patches.padded_buffer::<T>();
+                for first in (0..samples).step_by(group) {
+                    let count = group.min(samples - first);
+                    let width = count * positions;
+                    // dY of the group as (out_channels, count * positions), masked by ReLU.
+                    for j in 0..count {
+                        let at = (first_sample + first + j) * sample_out;
+                        let (dy, y) = (&dy[at..][..sample_out], &y[at..][..sample_out]);
+                        for channel in 0..oc {
+                            let row = &mut rows[channel * width + j * positions..][..positions];
+                            let plane = channel * positions..(channel + 1) * positions;
+                            mask_gradient(row, &dy[plane.clone()], &y[plane], self.relu);
                         }
                     }
-                });
-            let mut bias = vec![T::zero(); oc];
-            for sample in grad.chunks(oc * positions) {
-                for (channel, plane) in sample.chunks(positions).enumerate() {
-                    let mut total = T::zero();
-                    for &value in plane {
-                        total += value;
+                    for (total, row) in grad_bias.iter_mut().zip(rows.chunks(width)) {
+                        *total += row.iter().fold(T::zero(), |acc, &r| acc + r);
                     }
-                    bias[channel] += total;
+                    for j in 0..count {
+                        let sample = &x[(first_sample + first + j) * sample_in..][..sample_in];
+                        self.patches.im2col(sample, &mut padded, &mut cols, width, j * positions);
+                    }
+                    let grad_rows = MatRef::row_major(&rows[..oc * width], oc, width);
+                    matmul_serial(
+                        MatMut::row_major(&mut grad_weight, oc, patch),
+                        grad_rows,
+                        MatRef::row_major(&cols[..patch * width], patch, width).t(),
+                        true,
+                    );
+                    if let Some(dx) = dx.as_deref_mut() {
+                        matmul_serial(
+                            MatMut::row_major(&mut cols[..patch * width], patch, width),
+                            MatRef::row_major(w, oc, patch).t(),
+                            grad_rows,
+                            false,
+                        );
+                        for j in 0..count {
+                            let sample = &mut dx[(first + j) * sample_in..][..sample_in];
+                            self.patches.col2im(&cols, width, j * positions, &mut padded, sample);
+                        }
+                    }
                 }
+                (grad_weight, grad_bias)
+            })
+            .collect();
+        drop(dx_blocks);
+        let mut grad_weight = vec![T::zero(); oc * patch];
+        let mut grad_bias = vec![T::zero(); oc];
+        for (part_weight, part_bias) in parts {
+            for (total, value) in grad_weight.iter_mut().zip(part_weight) {
+                *total += value;
             }
-            (rows, bias)
-        })?;
-        let grad_rows = Tensor::from_vec(grad_rows, (batch * positions, oc), &cpu)?;
-        let grad_bias = Tensor::from_vec(grad_bias, oc, &cpu)?;
-        let cols = with_cpu_slice::<T, _>(input, |x| Im2Col(g).run(x, batch))?;
-        let cols = Tensor::from_vec(cols, (batch * positions, patch), &cpu)?;
-        let grad_weight = grad_rows.t()?.matmul(&cols)?.reshape(weight.shape())?;
+            for (total, value) in grad_bias.iter_mut().zip(part_bias) {
+                *total += value;
+            }
+        }
+        let cpu = candle_core::Device::Cpu;
         let grad_input = if input_gradient {
-            let weight = weight.detach().reshape((oc, patch))?;
-            let grad_cols = grad_rows.matmul(&weight)?;
-            let grad_input = with_cpu_slice::<T, _>(&grad_cols, |c| Col2Im(g).run(c, batch))?;
             Some(Tensor::from_vec(grad_input, input.shape(), &cpu)?)
         } else {
             None
         };
-        Ok((grad_input, grad_weight, grad_bias))
+        Ok((
+            grad_input,
+            Tensor::from_vec(grad_weight, weight.shape(), &cpu)?,
+            Tensor::from_vec(grad_bias, oc, &cpu)?,
+        ))
     }
 }
 
@@ -261,17 +380,17 @@ impl CustomOp3 for FusedConv {
         }
         let output = match s1 {
             CpuStorage::F32(_) => CpuStorage::F32(self.forward(
-                contiguous::<f32>(s1, l1)?,
-                contiguous::<f32>(s2, l2)?,
-                contiguous::<f32>(s3, l3)?,
+                slice::<f32>(s1, l1)?,
+                slice::<f32>(s2, l2)?,
+                slice::<f32>(s3, l3)?,
                 batch,
-            )?),
+            )),
             CpuStorage::F64(_) => CpuStorage::F64(self.forward(
-                contiguous::<f64>(s1, l1)?,
-                contiguous::<f64>(s2, l2)?,
-                contiguous::<f64>(s3, l3)?,
+                slice::<f64>(s1, l1)?,
+                slice::<f64>(s2, l2)?,
+                slice::<f64>(s3, l3)?,
                 batch,
-            )?),
+            )),
             _ => bail!("fused conv2d supports f32 and f64 storage only"),
         };
         let shape = Shape::from((batch, self.out_channels, g.out_height(), g.out_width()));
@@ -283,13 +402,13 @@ impl CustomOp3 for FusedConv {
         input: &Tensor,
         weight: &Tensor,
         _bias: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let input_gradient = input.track_op();
         let (grad_input, grad_weight, grad_bias) = match input.dtype() {
-            DType::F32 => self.backward::<f32>(input, weight, grad_res, input_gradient)?,
-            DType::F64 => self.backward::<f64>(input, weight, grad_res, input_gradient)?,
+            DType::F32 => self.backward::<f32>(input, weight, res, grad_res, input_gradient)?,
+            DType::F64 => self.backward::<f64>(input, weight, res, grad_res, input_gradient)?,
             dtype => bail!("fused conv2d supports f32 and f64, got {dtype:?}"),
         };
         Ok((grad_input, Some(grad_weight), Some(grad_bias)))
@@ -307,9 +426,7 @@ pub fn conv2d(input: &Tensor, kernel: &Tensor, stride: usize, padding: usize) ->
     conv2d_bias(input, kernel, &bias, stride, padding)
 }
 
-/// Convolves as [`conv2d`] and adds `bias` `(out_channels)` to every output position. On the
-/// CPU the whole layer is one autograd node ([`FusedConv`]); elsewhere it is candle's `conv2d`
-/// followed by a broadcast addition.
+/// Convolves as [`conv2d`] and adds `bias` `(out_channels)` to every output position.
 pub fn conv2d_bias(
     input: &Tensor,
     kernel: &Tensor,
@@ -317,10 +434,26 @@ pub fn conv2d_bias(
     stride: usize,
     padding: usize,
 ) -> Result<Tensor> {
+    conv2d_layer(input, kernel, bias, stride, padding, false)
+}
+
+/// Convolves as [`conv2d_bias`], then applies ReLU when `relu` is set. On the CPU the whole
+/// layer is one autograd node ([`FusedConv`]); elsewhere it is candle's `conv2d`, a broadcast
+/// addition and a ReLU.
+pub fn conv2d_layer(
+    input: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+    relu: bool,
+) -> Result<Tensor> {
     let (out_channels, kernel_channels, k, k_w) = kernel.dims4()?;
     if !input.device().is_cpu() || !matches!(input.dtype(), DType::F32 | DType::F64) {
-        let output = input.conv2d(kernel, padding, stride, 1, 1)?;
-        return output.broadcast_add(&bias.reshape((1, out_channels, 1, 1))?);
+        let output = input
+            .conv2d(kernel, padding, stride, 1, 1)?
+            .broadcast_add(&bias.reshape((1, out_channels, 1, 1))?)?;
+        return if relu { output.relu() } else { Ok(output) };
     }
     let (_, channels, height, width) = input.dims4()?;
     if kernel_channels != channels || k != k_w {
@@ -336,6 +469,13 @@ pub fn conv2d_bias(
             bias.shape()
         );
     }
+    if stride == 0 || height + 2 * padding < k || width + 2 * padding < k {
+        bail!(
+            "conv2d with a {k}x{k} kernel, stride {stride} and padding {padding} does not fit \
+             input {:?}",
+            input.shape()
+        );
+    }
     let geometry = Geometry {
         channels,
         height,
@@ -344,12 +484,14 @@ pub fn conv2d_bias(
         stride,
         padding,
     };
-    input.apply_op3(
-        kernel,
-        bias,
+    input.contiguous()?.apply_op3(
+        &kernel.contiguous()?,
+        &bias.contiguous()?,
         FusedConv {
             geometry,
+            patches: Patches::new(geometry),
             out_channels,
+            relu,
         },
     )
 }

@@ -67,15 +67,19 @@ pub enum Mode<'a> {
 
 #[derive(Debug, Clone)]
 enum Layer {
+    /// `x . W^T + b`, followed by ReLU when `relu` is set.
     Linear {
         weight: Var,
         bias: Var,
+        relu: bool,
     },
+    /// A convolution with bias, followed by ReLU when `relu` is set.
     Conv {
         weight: Var,
         bias: Var,
         stride: usize,
         padding: usize,
+        relu: bool,
     },
     Relu,
     Flatten,
@@ -178,20 +182,22 @@ impl Model {
         let mut x = images.clone();
         for layer in &self.layers {
             x = match layer {
-                Layer::Linear { weight, bias } => x
-                    .matmul(&weight.as_tensor().t()?)?
-                    .broadcast_add(bias.as_tensor())?,
+                Layer::Linear { weight, bias, relu } => {
+                    crate::fastlinear::linear(&x, weight.as_tensor(), bias.as_tensor(), *relu)?
+                }
                 Layer::Conv {
                     weight,
                     bias,
                     stride,
                     padding,
-                } => crate::fastconv::conv2d_bias(
+                    relu,
+                } => crate::fastconv::conv2d_layer(
                     &x,
                     weight.as_tensor(),
                     bias.as_tensor(),
                     *stride,
                     *padding,
+                    *relu,
                 )?,
                 Layer::Relu => x.relu()?,
                 Layer::Flatten => x.flatten_from(1)?,
@@ -294,7 +300,11 @@ impl Builder<'_> {
         self.parameters
             .push((format!("{name}.weight"), weight.clone()));
         self.parameters.push((format!("{name}.bias"), bias.clone()));
-        self.layers.push(Layer::Linear { weight, bias });
+        self.layers.push(Layer::Linear {
+            weight,
+            bias,
+            relu: false,
+        });
         self.features = Some(outputs);
         Ok(())
     }
@@ -328,6 +338,7 @@ impl Builder<'_> {
             bias,
             stride,
             padding,
+            relu: false,
         });
         self.shape = ImageShape {
             channels,
@@ -337,8 +348,13 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Adds ReLU, folded into the layer before it when that is a linear or convolution layer
+    /// (one autograd node on the CPU instead of two).
     fn relu(&mut self) {
-        self.layers.push(Layer::Relu);
+        match self.layers.last_mut() {
+            Some(Layer::Linear { relu, .. } | Layer::Conv { relu, .. }) if !*relu => *relu = true,
+            _ => self.layers.push(Layer::Relu),
+        }
     }
 
     fn flatten(&mut self) {

@@ -1,0 +1,189 @@
+//! Matrix views over slices and the matrix multiply of the CPU layers ([`crate::fastconv`],
+//! [`crate::fastlinear`]).
+//!
+//! The layers call the `gemm` crate (the kernel candle itself uses) on their own buffers, so a
+//! transposed operand is a view with swapped strides instead of a copy, and a product can be
+//! added into an existing buffer. [`matmul`] splits the rows of the result between rayon's
+//! threads, each running a single-threaded multiply on its block: on two cores this scales
+//! better than `gemm`'s own threading for the layer sizes of these models.
+
+use rayon::prelude::*;
+
+/// Element types the multiply supports.
+pub trait Element: candle_core::WithDType + Send + Sync {}
+
+impl Element for f32 {}
+impl Element for f64 {}
+
+/// A read-only matrix: entry `(i, j)` is `data[i * row_stride + j * col_stride]`.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T: Element> MatRef<'a, T> {
+    /// A `rows x cols` matrix stored row by row. Panics when `data` is too short.
+    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, cols, 1)
+    }
+
+    /// A matrix with the given strides. Panics when an entry would lie outside `data`.
+    pub fn strided(
+        data: &'a [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        assert!(
+            span(rows, cols, row_stride, col_stride) <= data.len(),
+            "a {rows}x{cols} matrix with strides ({row_stride}, {col_stride}) does not fit in {} \
+             elements",
+            data.len()
+        );
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
+    }
+
+    /// The transpose, as a view.
+    pub fn t(self) -> Self {
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+
+    /// Rows `start..start + count`.
+    fn rows(self, start: usize, count: usize) -> Self {
+        let offset = (start * self.row_stride).min(self.data.len());
+        Self::strided(
+            &self.data[offset..],
+            count,
+            self.cols,
+            self.row_stride,
+            self.col_stride,
+        )
+    }
+}
+
+/// A writable matrix stored row by row: entry `(i, j)` is `data[i * cols + j]`.
+#[derive(Debug)]
+pub struct MatMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a, T: Element> MatMut<'a, T> {
+    /// A `rows x cols` matrix stored row by row. Panics when `data` is not `rows * cols` long.
+    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "a {rows}x{cols} matrix needs {} elements",
+            rows * cols
+        );
+        MatMut { data, rows, cols }
+    }
+}
+
+/// One past the largest index of a matrix with these dimensions and strides (0 when empty).
+fn span(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * row_stride + (cols - 1) * col_stride + 1
+    }
+}
+
+/// Products below this many multiply-adds run on the calling thread.
+const PARALLEL_WORK: usize = 1 << 16;
+
+/// `dst = lhs . rhs`, or `dst += lhs . rhs` when `accumulate` is set, with the rows of `dst`
+/// split between rayon's threads. Panics when the shapes do not match.
+pub fn matmul<T: Element>(dst: MatMut<'_, T>, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, accumulate: bool) {
+    assert!(
+        dst.rows == lhs.rows && dst.cols == rhs.cols && lhs.cols == rhs.rows,
+        "cannot multiply {}x{} by {}x{} into {}x{}",
+        lhs.rows,
+        lhs.cols,
+        rhs.rows,
+        rhs.cols,
+        dst.rows,
+        dst.cols
+    );
+    let threads = rayon::current_num_threads();
+    let work = dst.rows * dst.cols * lhs.cols;
+    if threads < 2 || dst.rows < 2 * threads || work < PARALLEL_WORK {
+        matmul_serial(dst, lhs, rhs, accumulate);
+        return;
+    }
+    let block = dst.rows.div_ceil(threads);
+    let cols = dst.cols;
+    dst.data
+        .par_chunks_mut(block * cols)
+        .enumerate()
+        .for_each(|(index, part)| {
+            let rows = part.len() / cols;
+            let part = MatMut::row_major(part, rows, cols);
+            matmul_serial(part, lhs.rows(index * block, rows), rhs, accumulate);
+        });
+}
+
+/// [`matmul`] on the calling thread only.
+pub fn matmul_serial<T: Element>(
+    dst: MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    accumulate: bool,
+) {
+    assert!(dst.rows == lhs.rows && dst.cols == rhs.cols && lhs.cols == rhs.rows);
+    if dst.rows == 0 || dst.cols == 0 {
+        return;
+    }
+    if lhs.cols == 0 {
+        if !accumulate {
+            dst.data.fill(T::zero());
+        }
+        return;
+    }
+    let stride = |s: usize| isize::try_from(s).expect("matrix stride fits in isize");
+    // SAFETY: the constructors checked that every entry of `lhs` and `rhs` lies inside its
+    // slice and that `dst` covers exactly `rows * cols` elements; the shapes were checked
+    // above; `dst` is a unique borrow, so it cannot overlap the operands.
+    unsafe {
+        gemm::gemm(
+            dst.rows,
+            dst.cols,
+            lhs.cols,
+            dst.data.as_mut_ptr(),
+            1,
+            stride(dst.cols),
+            accumulate,
+            lhs.data.as_ptr(),
+            stride(lhs.col_stride),
+            stride(lhs.row_stride),
+            rhs.data.as_ptr(),
+            stride(rhs.col_stride),
+            stride(rhs.row_stride),
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
