@@ -83,6 +83,11 @@ pub enum TrainError {
         activation: ImageShape,
         kernel: usize,
     },
+    #[error(
+        "cannot start the training threads: {0}; set RAYON_NUM_THREADS to a positive thread \
+         count"
+    )]
+    Threads(String),
 }
 
 // Written by hand rather than with `#[from]`, which would also make the candle error the

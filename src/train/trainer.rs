@@ -154,6 +154,10 @@ struct Run<'a> {
     validation_indices: Vec<usize>,
     logged: Vec<bool>,
     log: Option<LogWriter>,
+    /// Runs each training step and evaluation batch, so the calling thread is one of the
+    /// pool's workers: a parallel loop then wakes one other thread instead of handing all the
+    /// work to the pool and putting the caller to sleep until it is done.
+    pool: rayon::ThreadPool,
 }
 
 impl<'a> Run<'a> {
@@ -184,6 +188,11 @@ impl<'a> Run<'a> {
         };
         let optimizer = Sgd::new(model.parameters(), params)?;
         let logged = logged_mask(config, data.train.len(), &train_indices)?;
+        // The default size honours RAYON_NUM_THREADS, like rayon's global pool.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(|index| format!("train-{index}"))
+            .build()
+            .map_err(|error| TrainError::Threads(error.to_string()))?;
 
         Ok(Run {
             config,
@@ -195,6 +204,7 @@ impl<'a> Run<'a> {
             validation_indices: split.validation,
             logged,
             log: None,
+            pool,
         })
     }
 
@@ -332,14 +342,17 @@ impl<'a> Run<'a> {
                 dtype,
                 &self.device,
             )?;
-            let step = training_step(
-                &self.model,
-                &mut self.optimizer,
-                &self.config.loss,
-                &images,
-                &targets,
-                Mode::Train(&mut dropout_rng),
-            )?;
+            let (model, optimizer, loss) = (&self.model, &mut self.optimizer, &self.config.loss);
+            let step = self.pool.install(|| {
+                training_step(
+                    model,
+                    optimizer,
+                    loss,
+                    &images,
+                    &targets,
+                    Mode::Train(&mut dropout_rng),
+                )
+            })?;
             if !step.loss.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch,
@@ -413,7 +426,10 @@ impl<'a> Run<'a> {
         let mut correct = 0usize;
         for chunk in indices.chunks(EVAL_BATCH) {
             let images = self.images(dataset, chunk)?;
-            let logits = self.model.forward(&images, Mode::Eval)?.detach();
+            let logits = self
+                .pool
+                .install(|| self.model.forward(&images, Mode::Eval))?
+                .detach();
             let predicted: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
             let labels = dataset.gather_labels(chunk);
             correct += predicted
