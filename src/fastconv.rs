@@ -17,7 +17,9 @@
 //! devices the functions here fall back to candle's own `conv2d`, so the CUDA path is
 //! unchanged.
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Storage, Tensor, bail};
+use candle_core::{
+    CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Storage, Tensor, bail,
+};
 use rayon::prelude::*;
 
 use crate::fastlinear::{add_bias, mask_gradient, slice};
@@ -59,7 +61,10 @@ impl Geometry {
 
     /// Height and width of the input with its zero padding.
     fn padded(&self) -> (usize, usize) {
-        (self.height + 2 * self.padding, self.width + 2 * self.padding)
+        (
+            self.height + 2 * self.padding,
+            self.width + 2 * self.padding,
+        )
     }
 
     /// Offset of each output position's window in the padded input plane.
@@ -108,7 +113,14 @@ impl Patches {
     /// Writes one sample's column matrix `(channels * k * k, positions)` into `cols`, whose
     /// rows are `ld` apart, starting at column `col0`. `padded` comes from
     /// [`Patches::padded_buffer`]; only its interior is written, its border stays zero.
-    fn im2col<T: Element>(&self, x: &[T], padded: &mut [T], cols: &mut [T], ld: usize, col0: usize) {
+    fn im2col<T: Element>(
+        &self,
+        x: &[T],
+        padded: &mut [T],
+        cols: &mut [T],
+        ld: usize,
+        col0: usize,
+    ) {
         let g = self.geometry;
         let source: &[T] = if g.padding == 0 {
             x
@@ -140,8 +152,16 @@ impl Patches {
 
     /// The adjoint of [`Patches::im2col`]: writes into `dx` (one sample) the sum of the
     /// column entries that read each input position. `padded` is scratch space from
-    /// [`Patches::padded_buffer`].
-    fn col2im<T: Element>(&self, cols: &[T], ld: usize, col0: usize, padded: &mut [T], dx: &mut [T]) {
+    /// [`Patches::padded_buffer`]; this fills its border too, so it must not be the buffer
+    /// that later [`Patches::im2col`] calls use.
+    fn col2im<T: Element>(
+        &self,
+        cols: &[T],
+        ld: usize,
+        col0: usize,
+        padded: &mut [T],
+        dx: &mut [T],
+    ) {
         let g = self.geometry;
         let target: &mut [T] = if g.padding == 0 { dx } else { padded };
         target.fill(T::zero());
@@ -222,7 +242,8 @@ impl FusedConv {
                     let width = count * positions;
                     for j in 0..count {
                         let sample = &x[(first + j) * sample_in..][..sample_in];
-                        self.patches.im2col(sample, &mut padded, &mut cols, width, j * positions);
+                        self.patches
+                            .im2col(sample, &mut padded, &mut cols, width, j * positions);
                     }
                     matmul_serial(
                         MatMut::row_major(&mut rows[..oc * width], oc, width),
@@ -257,7 +278,11 @@ impl FusedConv {
         let batch = input.dim(0)?;
         let block = samples_per_thread(batch);
         let x = input.contiguous()?;
-        let (w, y, dy) = (weight.contiguous()?, output.contiguous()?, grad.contiguous()?);
+        let (w, y, dy) = (
+            weight.contiguous()?,
+            output.contiguous()?,
+            grad.contiguous()?,
+        );
         let (x_guard, x_layout) = x.storage_and_layout();
         let (w_guard, w_layout) = w.storage_and_layout();
         let (y_guard, y_layout) = y.storage_and_layout();
@@ -291,6 +316,8 @@ impl FusedConv {
                 let mut cols = vec![T::zero(); patch * group * positions];
                 let mut rows = vec![T::zero(); oc * group * positions];
                 let mut padded = self.patches.padded_buffer::<T>();
+                // col2im writes the padding border too, so it gets its own scratch buffer.
+                let mut padded_grad = self.patches.padded_buffer::<T>();
                 for first in (0..samples).step_by(group) {
                     let count = group.min(samples - first);
                     let width = count * positions;
@@ -309,7 +336,8 @@ impl FusedConv {
                     }
                     for j in 0..count {
                         let sample = &x[(first_sample + first + j) * sample_in..][..sample_in];
-                        self.patches.im2col(sample, &mut padded, &mut cols, width, j * positions);
+                        self.patches
+                            .im2col(sample, &mut padded, &mut cols, width, j * positions);
                     }
                     let grad_rows = MatRef::row_major(&rows[..oc * width], oc, width);
                     matmul_serial(
@@ -327,7 +355,13 @@ impl FusedConv {
                         );
                         for j in 0..count {
                             let sample = &mut dx[(first + j) * sample_in..][..sample_in];
-                            self.patches.col2im(&cols, width, j * positions, &mut padded, sample);
+                            self.patches.col2im(
+                                &cols,
+                                width,
+                                j * positions,
+                                &mut padded_grad,
+                                sample,
+                            );
                         }
                     }
                 }
