@@ -168,27 +168,41 @@ fn reference_sgd(theta: &mut [f64], velocity: &mut [f64], gradient: &[f64], p: S
 
 #[test]
 fn sgd_matches_reference_update() {
-    for nesterov in [false, true] {
-        let params = SgdParams {
-            learning_rate: 0.1,
-            momentum: 0.9,
-            nesterov,
-            weight_decay: 0.01,
-        };
-        let initial = vec![0.5, -1.0, 2.0];
-        let var = candle_core::Var::from_vec(initial.clone(), 3, &Device::Cpu).unwrap();
-        let mut optimizer = Sgd::new(&[("w".to_string(), var.clone())], params).unwrap();
-        let mut theta = initial;
-        let mut velocity = vec![0.0; 3];
-        for _ in 0..4 {
-            // L = sum(w^3) / 3, so the gradient is w^2, evaluated at the current weights.
-            let value = (var.as_tensor().powf(3.0).unwrap().sum_all().unwrap() / 3.0).unwrap();
-            optimizer.step(&value.backward().unwrap()).unwrap();
-            let gradient: Vec<f64> = theta.iter().map(|t| t * t).collect();
-            reference_sgd(&mut theta, &mut velocity, &gradient, params);
-            let actual: Vec<f64> = var.as_tensor().to_vec1().unwrap();
-            for (a, e) in actual.iter().zip(&theta) {
-                assert!((a - e).abs() <= 1e-12, "nesterov {nesterov}: {a} vs {e}");
+    let settings = [(0.0, false), (0.9, false), (0.9, true)];
+    for ((momentum, nesterov), weight_decay) in
+        settings.into_iter().flat_map(|s| [(s, 0.0), (s, 0.01)])
+    {
+        for dtype in [DType::F64, DType::F32] {
+            let params = SgdParams {
+                learning_rate: 0.1,
+                momentum,
+                nesterov,
+                weight_decay,
+            };
+            let case = format!("{params:?} {dtype:?}");
+            // Rounding to f32 at every step bounds the agreement there.
+            let tolerance = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+            let initial = vec![0.5, -1.0, 2.0];
+            let start = Tensor::new(initial.as_slice(), &Device::Cpu).unwrap();
+            let var = candle_core::Var::from_tensor(&start.to_dtype(dtype).unwrap()).unwrap();
+            let mut optimizer = Sgd::new(&[("w".to_string(), var.clone())], params).unwrap();
+            let mut theta = initial;
+            let mut velocity = vec![0.0; 3];
+            for _ in 0..4 {
+                // L = sum(w^3) / 3, so the gradient is w^2, evaluated at the current weights.
+                let value = (var.as_tensor().powf(3.0).unwrap().sum_all().unwrap() / 3.0).unwrap();
+                optimizer.step(&value.backward().unwrap()).unwrap();
+                let gradient: Vec<f64> = theta.iter().map(|t| t * t).collect();
+                reference_sgd(&mut theta, &mut velocity, &gradient, params);
+                let actual: Vec<f64> = var
+                    .as_tensor()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                for (a, e) in actual.iter().zip(&theta) {
+                    assert!((a - e).abs() <= tolerance, "{case}: {a} vs {e}");
+                }
             }
         }
     }
