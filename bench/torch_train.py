@@ -1,9 +1,10 @@
-"""Train the MLP or the small CNN of `analyze train` with PyTorch on the CPU and time it.
+"""Train a network of `analyze train` with PyTorch on the CPU and time it.
 
 The models, the loss computation, the optimizer and the batching match `analyze train`:
 
 * mlp: 784-256-256-10 with ReLU; cnn: 3x3 convolutions with stride 2 and padding 1 to 32 and
-  64 channels (ReLU), a 1x1 convolution to the 10 classes, global average pooling.
+  64 channels (ReLU), a 1x1 convolution to the 10 classes, global average pooling;
+  allcnn-c: All-CNN-C with dropout 0.2 on the input and 0.5 after each stride-2 convolution.
 * softmax, then cross-entropy averaged over classes and batch on the probabilities with the
   same 1e-30 floor, as the Rust code evaluates the loss definitions.
 * SGD with momentum 0.9, batch 128, the last batch of an epoch partial, a new shuffle per
@@ -29,7 +30,36 @@ def read_idx(path: pathlib.Path, header_words: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 * header_words)
 
 
+def all_cnn_c() -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Dropout(0.2)]
+    previous = 1
+    for channels in [96, 192]:
+        layers += [
+            nn.Conv2d(previous, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+        ]
+        previous = channels
+    layers += [
+        nn.Conv2d(192, 192, 3),
+        nn.ReLU(),
+        nn.Conv2d(192, 192, 1),
+        nn.ReLU(),
+        nn.Conv2d(192, 10, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    ]
+    return nn.Sequential(*layers)
+
+
 def build_model(name: str) -> nn.Module:
+    if name == "allcnn-c":
+        return all_cnn_c()
     if name == "mlp":
         return nn.Sequential(
             nn.Flatten(),
@@ -52,13 +82,16 @@ def build_model(name: str) -> nn.Module:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", choices=["mlp", "cnn"], required=True)
+    parser.add_argument("--model", choices=["mlp", "cnn", "allcnn-c"], required=True)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=0.5)
     parser.add_argument("--data", type=pathlib.Path, default=pathlib.Path("data/fashion-mnist-subset"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--train-limit", type=int, default=None, help="train on the first N images only"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -67,7 +100,9 @@ def main() -> None:
     labels = read_idx(args.data / "train-labels-idx1-ubyte.gz", 2)
     inputs = torch.tensor(images, dtype=torch.float32).reshape(-1, 1, 28, 28) / 255.0
     targets = nn.functional.one_hot(torch.tensor(labels, dtype=torch.int64), 10).float()
-    count = len(labels)
+    if args.train_limit is not None:
+        inputs, targets = inputs[: args.train_limit], targets[: args.train_limit]
+    count = len(targets)
 
     model = build_model(args.model)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.learning_rate, momentum=0.9)
