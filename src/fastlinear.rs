@@ -31,9 +31,11 @@ pub fn linear(input: &Tensor, weight: &Tensor, bias: &Tensor, relu: bool) -> Res
         let output = input.matmul(&weight.t()?)?.broadcast_add(bias)?;
         return if relu { output.relu() } else { Ok(output) };
     }
-    input
-        .contiguous()?
-        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, FusedLinear { relu })
+    input.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        FusedLinear { relu },
+    )
 }
 
 /// The custom operation behind [`linear`].
@@ -44,7 +46,10 @@ struct FusedLinear {
 /// The contiguous elements of a CPU tensor's storage.
 pub(crate) fn slice<'a, T: Element>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
     let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!("expected a contiguous tensor, got strides {:?}", layout.stride());
+        bail!(
+            "expected a contiguous tensor, got strides {:?}",
+            layout.stride()
+        );
     };
     Ok(&storage.as_slice::<T>()?[start..end])
 }

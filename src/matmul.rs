@@ -113,7 +113,12 @@ const PARALLEL_WORK: usize = 1 << 16;
 
 /// `dst = lhs . rhs`, or `dst += lhs . rhs` when `accumulate` is set, with the rows of `dst`
 /// split between rayon's threads. Panics when the shapes do not match.
-pub fn matmul<T: Element>(dst: MatMut<'_, T>, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, accumulate: bool) {
+pub fn matmul<T: Element>(
+    dst: MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    accumulate: bool,
+) {
     assert!(
         dst.rows == lhs.rows && dst.cols == rhs.cols && lhs.cols == rhs.rows,
         "cannot multiply {}x{} by {}x{} into {}x{}",

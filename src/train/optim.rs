@@ -157,9 +157,15 @@ impl Sgd {
 }
 
 /// The contiguous elements of a CPU storage, for reading.
-fn elements<'a, T: candle_core::WithDType>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [T]> {
+fn elements<'a, T: candle_core::WithDType>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [T]> {
     let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!("the SGD update needs contiguous tensors, got strides {:?}", layout.stride());
+        bail!(
+            "the SGD update needs contiguous tensors, got strides {:?}",
+            layout.stride()
+        );
     };
     Ok(&storage.as_slice::<T>()?[start..end])
 }
@@ -179,7 +185,10 @@ fn update_in_place(
 ) -> candle_core::Result<()> {
     let (storage, layout) = target;
     let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!("the SGD update needs contiguous tensors, got strides {:?}", layout.stride());
+        bail!(
+            "the SGD update needs contiguous tensors, got strides {:?}",
+            layout.stride()
+        );
     };
     if gradient.1.shape() != layout.shape() || other.1.shape() != layout.shape() {
         bail!(
