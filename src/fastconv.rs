@@ -10,9 +10,10 @@
 //! ```
 //!
 //! and the whole layer, ReLU included when asked for, is one candle custom operation
-//! ([`conv2d_layer`]) whose backward pass recomputes the columns and returns the kernel
-//! gradient `dY . cols^T`, the bias gradient and, when the input needs one, the input gradient
-//! `col2im(W^T . dY)`. One node per layer matters because candle's autograd allocates, zeroes
+//! ([`conv2d_layer`]). Its backward pass returns the kernel gradient `dY . cols^T`, the bias
+//! gradient and, when the input needs one, the input gradient `col2im(W^T . dY)`. It reuses
+//! the forward pass's columns when the kernel needed a gradient and they fit in 2^24 elements,
+//! and recomputes them otherwise. One node per layer matters because candle's autograd allocates, zeroes
 //! and adds a gradient buffer for every node. Only CPU storage is implemented: on other
 //! devices the functions here fall back to candle's own `conv2d`, so the CUDA path is
 //! unchanged.
@@ -21,6 +22,8 @@ use candle_core::{
     CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Storage, Tensor, bail,
 };
 use rayon::prelude::*;
+use std::any::Any;
+use std::sync::Mutex;
 
 use crate::fastlinear::{add_bias, mask_gradient, slice};
 use crate::matmul::{Element, MatMut, MatRef, matmul_serial};
@@ -67,15 +70,6 @@ impl Geometry {
         )
     }
 
-    /// Offset of each output position's window in the padded input plane.
-    fn window_offsets(&self) -> Vec<usize> {
-        let (_, padded_w) = self.padded();
-        let s = self.stride;
-        (0..self.out_height())
-            .flat_map(|oy| (0..self.out_width()).map(move |ox| (oy * padded_w + ox) * s))
-            .collect()
-    }
-
     /// Offset in the padded input of the entry that column-matrix row `(c, ky, kx)` reads
     /// for the output position whose window starts at offset 0.
     fn row_base(&self, c: usize, ky: usize, kx: usize) -> usize {
@@ -85,17 +79,33 @@ impl Geometry {
 }
 
 /// im2col and col2im for one geometry, through a zero-padded copy of each sample, so every
-/// column-matrix row is a gather with the same window offsets and no bounds tests.
+/// column-matrix row is read from the input without bounds tests: output line `oy` of row
+/// `(c, ky, kx)` takes `out_width` entries `stride` apart from one start offset.
 struct Patches {
     geometry: Geometry,
-    offsets: Vec<usize>,
 }
 
 impl Patches {
     fn new(geometry: Geometry) -> Self {
-        Patches {
-            geometry,
-            offsets: geometry.window_offsets(),
+        Patches { geometry }
+    }
+
+    /// Calls `f(line, start)` for each output line of the column-matrix row that starts at
+    /// `row_base` in the padded input, where `line` is the line's range in the row. With a 1x1
+    /// kernel, stride 1 and no padding, the whole row is one line.
+    fn for_each_line(&self, row_base: usize, mut f: impl FnMut(std::ops::Range<usize>, usize)) {
+        let g = self.geometry;
+        let (_, padded_w) = g.padded();
+        let out_w = g.out_width();
+        if g.stride == 1 && out_w == padded_w {
+            f(0..g.positions(), row_base);
+            return;
+        }
+        for oy in 0..g.out_height() {
+            f(
+                oy * out_w..(oy + 1) * out_w,
+                row_base + oy * g.stride * padded_w,
+            );
         }
     }
 
@@ -134,17 +144,24 @@ impl Patches {
             }
             padded
         };
-        let positions = self.offsets.len();
+        let positions = g.positions();
         let k = g.kernel;
         for c in 0..g.channels {
             for ky in 0..k {
                 for kx in 0..k {
                     let row = (c * k + ky) * k + kx;
-                    let window = &source[g.row_base(c, ky, kx)..];
                     let dst = &mut cols[row * ld + col0..][..positions];
-                    for (value, &offset) in dst.iter_mut().zip(&self.offsets) {
-                        *value = window[offset];
-                    }
+                    self.for_each_line(g.row_base(c, ky, kx), |line, start| {
+                        let dst = &mut dst[line];
+                        let src = &source[start..];
+                        if g.stride == 1 {
+                            dst.copy_from_slice(&src[..dst.len()]);
+                        } else {
+                            for (value, &x) in dst.iter_mut().zip(src.iter().step_by(g.stride)) {
+                                *value = x;
+                            }
+                        }
+                    });
                 }
             }
         }
@@ -165,17 +182,19 @@ impl Patches {
         let g = self.geometry;
         let target: &mut [T] = if g.padding == 0 { dx } else { padded };
         target.fill(T::zero());
-        let positions = self.offsets.len();
+        let positions = g.positions();
         let k = g.kernel;
         for c in 0..g.channels {
             for ky in 0..k {
                 for kx in 0..k {
                     let row = (c * k + ky) * k + kx;
-                    let window = &mut target[g.row_base(c, ky, kx)..];
                     let src = &cols[row * ld + col0..][..positions];
-                    for (&value, &offset) in src.iter().zip(&self.offsets) {
-                        window[offset] += value;
-                    }
+                    self.for_each_line(g.row_base(c, ky, kx), |line, start| {
+                        let window = target[start..].iter_mut().step_by(g.stride);
+                        for (total, &value) in window.zip(&src[line]) {
+                            *total += value;
+                        }
+                    });
                 }
             }
         }
@@ -200,7 +219,7 @@ impl Geometry {
 
 /// Splits `0..batch` into one contiguous block of samples per rayon thread.
 fn samples_per_thread(batch: usize) -> usize {
-    batch.div_ceil(rayon::current_num_threads()).max(1)
+    batch.div_ceil(crate::matmul::threads()).max(1)
 }
 
 /// A whole convolution layer `y = conv(x, W) + b`, optionally followed by ReLU, as one
@@ -219,36 +238,71 @@ struct FusedConv {
     patches: Patches,
     out_channels: usize,
     relu: bool,
+    /// Whether the forward pass keeps its column matrices for the backward pass.
+    keep_columns: bool,
+    kept: Mutex<Option<KeptColumns>>,
+}
+
+/// Column matrices saved by the forward pass: one `Vec<T>` per thread block of `block`
+/// samples, type-erased because the op is not generic over the element type.
+struct KeptColumns {
+    block: usize,
+    blocks: Box<dyn Any + Send>,
+}
+
+/// Largest column matrix, in elements, that a layer keeps between its forward and backward
+/// passes (64 MiB in f32). Larger ones are recomputed in the backward pass.
+const KEPT_COLUMNS_LIMIT: usize = 1 << 24;
+
+/// The sum of `values`, in eight independent partial sums so that it vectorizes.
+fn sum<T: Element>(values: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(T::zero(), |acc, &v| acc + v);
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().fold(tail, |acc, &v| acc + v)
 }
 
 impl FusedConv {
+    /// Computes the layer's output. When the layer keeps its columns, it also stores each
+    /// thread block's column matrices for [`FusedConv::backward`].
     fn forward<T: Element>(&self, input: &[T], weight: &[T], bias: &[T], batch: usize) -> Vec<T> {
         let g = self.geometry;
         let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
         let sample_in = g.channels * g.height * g.width;
         let block = samples_per_thread(batch);
+        let keep = self.keep_columns && patch * positions * batch <= KEPT_COLUMNS_LIMIT;
         let mut output = vec![T::zero(); batch * oc * positions];
-        output
+        let kept: Vec<Vec<T>> = output
             .par_chunks_mut(block * oc * positions)
             .zip(input.par_chunks(block * sample_in))
-            .for_each(|(out, x)| {
+            .map(|(out, x)| {
                 let samples = x.len() / sample_in;
                 let group = g.group().min(samples);
-                let mut cols = vec![T::zero(); patch * group * positions];
+                // Kept columns hold every group's matrix in turn; otherwise one buffer is
+                // reused for each group.
+                let mut cols =
+                    vec![T::zero(); patch * positions * if keep { samples } else { group }];
                 let mut rows = vec![T::zero(); oc * group * positions];
                 let mut padded = self.patches.padded_buffer::<T>();
                 for first in (0..samples).step_by(group) {
                     let count = group.min(samples - first);
                     let width = count * positions;
+                    let offset = if keep { first * positions * patch } else { 0 };
+                    let cols = &mut cols[offset..][..patch * width];
                     for j in 0..count {
                         let sample = &x[(first + j) * sample_in..][..sample_in];
                         self.patches
-                            .im2col(sample, &mut padded, &mut cols, width, j * positions);
+                            .im2col(sample, &mut padded, cols, width, j * positions);
                     }
                     matmul_serial(
                         MatMut::row_major(&mut rows[..oc * width], oc, width),
                         MatRef::row_major(weight, oc, patch),
-                        MatRef::row_major(&cols[..patch * width], patch, width),
+                        MatRef::row_major(cols, patch, width),
                         false,
                     );
                     for j in 0..count {
@@ -259,7 +313,16 @@ impl FusedConv {
                         }
                     }
                 }
-            });
+                if keep { cols } else { Vec::new() }
+            })
+            .collect();
+        if keep {
+            let columns = KeptColumns {
+                block,
+                blocks: Box::new(kept),
+            };
+            *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(columns);
+        }
         output
     }
 
@@ -270,13 +333,21 @@ impl FusedConv {
         output: &Tensor,
         grad: &Tensor,
         input_gradient: bool,
+        kernel_gradient: bool,
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
         let g = self.geometry;
         let (positions, patch, oc) = (g.positions(), g.patch(), self.out_channels);
         let sample_in = g.channels * g.height * g.width;
         let sample_out = oc * positions;
         let batch = input.dim(0)?;
-        let block = samples_per_thread(batch);
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (block, kept) = match kept {
+            Some(KeptColumns { block, blocks }) => match blocks.downcast::<Vec<Vec<T>>>() {
+                Ok(blocks) => (block, Some(*blocks)),
+                Err(_) => (samples_per_thread(batch), None),
+            },
+            None => (samples_per_thread(batch), None),
+        };
         let x = input.contiguous()?;
         let (w, y, dy) = (
             weight.contiguous()?,
@@ -304,16 +375,28 @@ impl FusedConv {
         } else {
             (0..batch.div_ceil(block)).map(|_| None).collect()
         };
+        let mut kept_blocks: Vec<Option<Vec<T>>> = match kept {
+            Some(blocks) => blocks.into_iter().map(Some).collect(),
+            None => (0..dx_blocks.len()).map(|_| None).collect(),
+        };
         let parts: Vec<(Vec<T>, Vec<T>)> = dx_blocks
             .par_iter_mut()
+            .zip(kept_blocks.par_iter_mut())
             .enumerate()
-            .map(|(index, dx)| {
+            .map(|(index, (dx, kept))| {
                 let first_sample = index * block;
                 let samples = block.min(batch - first_sample);
                 let group = g.group().min(samples);
                 let mut grad_weight = vec![T::zero(); oc * patch];
                 let mut grad_bias = vec![T::zero(); oc];
-                let mut cols = vec![T::zero(); patch * group * positions];
+                let kept = kept.take();
+                // Scratch for recomputed columns and for W^T . dY.
+                let scratch = if kept.is_none() || dx.is_some() {
+                    patch * group * positions
+                } else {
+                    0
+                };
+                let mut cols = vec![T::zero(); scratch];
                 let mut rows = vec![T::zero(); oc * group * positions];
                 let mut padded = self.patches.padded_buffer::<T>();
                 // col2im writes the padding border too, so it gets its own scratch buffer.
@@ -332,20 +415,35 @@ impl FusedConv {
                         }
                     }
                     for (total, row) in grad_bias.iter_mut().zip(rows.chunks(width)) {
-                        *total += row.iter().fold(T::zero(), |acc, &r| acc + r);
-                    }
-                    for j in 0..count {
-                        let sample = &x[(first_sample + first + j) * sample_in..][..sample_in];
-                        self.patches
-                            .im2col(sample, &mut padded, &mut cols, width, j * positions);
+                        *total += sum(row);
                     }
                     let grad_rows = MatRef::row_major(&rows[..oc * width], oc, width);
-                    matmul_serial(
-                        MatMut::row_major(&mut grad_weight, oc, patch),
-                        grad_rows,
-                        MatRef::row_major(&cols[..patch * width], patch, width).t(),
-                        true,
-                    );
+                    if kernel_gradient {
+                        let columns: &[T] = match &kept {
+                            Some(kept) => &kept[first * positions * patch..][..patch * width],
+                            None => {
+                                for j in 0..count {
+                                    let at = (first_sample + first + j) * sample_in;
+                                    let sample = &x[at..][..sample_in];
+                                    let offset = j * positions;
+                                    self.patches.im2col(
+                                        sample,
+                                        &mut padded,
+                                        &mut cols,
+                                        width,
+                                        offset,
+                                    );
+                                }
+                                &cols[..patch * width]
+                            }
+                        };
+                        matmul_serial(
+                            MatMut::row_major(&mut grad_weight, oc, patch),
+                            grad_rows,
+                            MatRef::row_major(columns, patch, width).t(),
+                            true,
+                        );
+                    }
                     if let Some(dx) = dx.as_deref_mut() {
                         matmul_serial(
                             MatMut::row_major(&mut cols[..patch * width], patch, width),
@@ -369,6 +467,7 @@ impl FusedConv {
             })
             .collect();
         drop(dx_blocks);
+        drop(kept_blocks);
         let mut grad_weight = vec![T::zero(); oc * patch];
         let mut grad_bias = vec![T::zero(); oc];
         for (part_weight, part_bias) in parts {
@@ -435,17 +534,19 @@ impl CustomOp3 for FusedConv {
         &self,
         input: &Tensor,
         weight: &Tensor,
-        _bias: &Tensor,
+        bias: &Tensor,
         res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let input_gradient = input.track_op();
+        let (dx, dw) = (input.track_op(), weight.track_op());
         let (grad_input, grad_weight, grad_bias) = match input.dtype() {
-            DType::F32 => self.backward::<f32>(input, weight, res, grad_res, input_gradient)?,
-            DType::F64 => self.backward::<f64>(input, weight, res, grad_res, input_gradient)?,
+            DType::F32 => self.backward::<f32>(input, weight, res, grad_res, dx, dw)?,
+            DType::F64 => self.backward::<f64>(input, weight, res, grad_res, dx, dw)?,
             dtype => bail!("fused conv2d supports f32 and f64, got {dtype:?}"),
         };
-        Ok((grad_input, Some(grad_weight), Some(grad_bias)))
+        let grad_weight = dw.then_some(grad_weight);
+        let grad_bias = bias.track_op().then_some(grad_bias);
+        Ok((grad_input, grad_weight, grad_bias))
     }
 }
 
@@ -526,6 +627,9 @@ pub fn conv2d_layer(
             patches: Patches::new(geometry),
             out_channels,
             relu,
+            // A kernel that needs a gradient means a backward pass will probably follow.
+            keep_columns: kernel.track_op(),
+            kept: Mutex::new(None),
         },
     )
 }

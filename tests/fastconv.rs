@@ -252,6 +252,23 @@ fn check_layer(
         let right = flat_f64(reference_grads.get(var.as_tensor()).unwrap());
         assert_within(&left, &right, tolerance, name)?;
     }
+
+    // A kernel that needs no gradient makes the layer recompute its columns in the backward
+    // pass instead of keeping them; the input gradient must not change.
+    let constant_kernel = w.detach();
+    let output = in_pool(|| conv2d_layer(x, &constant_kernel, b, stride, padding, relu).unwrap());
+    let grads = in_pool(|| {
+        (&output * probe.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+    });
+    prop_assert!(grads.get(&constant_kernel).is_none());
+    let left = flat_f64(grads.get(x).unwrap());
+    let right = flat_f64(reference_grads.get(x).unwrap());
+    assert_within(&left, &right, tolerance, "input, recomputed columns")?;
     Ok(())
 }
 
