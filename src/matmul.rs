@@ -7,7 +7,37 @@
 //! threads, each running a single-threaded multiply on its block: on two cores this scales
 //! better than `gemm`'s own threading for the layer sizes of these models.
 
+use std::cell::Cell;
+
 use rayon::prelude::*;
+
+thread_local! {
+    /// Set while [`on_this_thread`] runs a closure on this thread.
+    static SERIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the CPU layers' multiplies and convolutions confined to the calling thread,
+/// for callers that already split the work between threads themselves.
+pub fn on_this_thread<R>(f: impl FnOnce() -> R) -> R {
+    /// Restores the previous setting, also when `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERIAL.set(self.0);
+        }
+    }
+    let _restore = Restore(SERIAL.replace(true));
+    f()
+}
+
+/// The number of threads the CPU layers may use: rayon's, or 1 inside [`on_this_thread`].
+pub fn threads() -> usize {
+    if SERIAL.get() {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
 
 /// Element types the multiply supports.
 pub trait Element: candle_core::WithDType + Send + Sync {}
@@ -129,7 +159,7 @@ pub fn matmul<T: Element>(
         dst.rows,
         dst.cols
     );
-    let threads = rayon::current_num_threads();
+    let threads = threads();
     let work = dst.rows * dst.cols * lhs.cols;
     if threads < 2 || dst.rows < 2 * threads || work < PARALLEL_WORK {
         matmul_serial(dst, lhs, rhs, accumulate);

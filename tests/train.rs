@@ -100,16 +100,19 @@ fn random_taylorglo(seed: u64) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(10))]
+    #![proptest_config(ProptestConfig::with_cases(16))]
 
     /// One plain SGD step of the training code moves every parameter of the MLP and the
     /// small CNN by the decomposed rule, in f64, for every loss and with or without label
     /// smoothing. Tolerance: 1e-9 of the largest update entry of that parameter tensor.
+    /// The step runs in a pool of 1 to 3 threads, so the batch of 4 is split into one, two
+    /// or three parts (the third one empty).
     #[test]
     fn training_step_is_decomposed_rule(
         loss_choice in 0usize..5,
         kind in prop_oneof![Just(ModelKind::Mlp), Just(ModelKind::Cnn)],
         smoothing in prop_oneof![Just(0.0), Just(0.1)],
+        threads in 1usize..4,
         seed in any::<u64>(),
     ) {
         let spec = match loss_choice {
@@ -135,8 +138,22 @@ proptest! {
         let params = SgdParams { learning_rate, momentum: 0.0, nesterov: false, weight_decay: 0.0 };
         let mut optimizer = Sgd::new(model.parameters(), params).unwrap();
         let before = parameter_values(&model);
+        let logits = model.forward(&images, Mode::Eval).unwrap();
+        let expected_probs: Vec<Vec<f64>> =
+            candle_nn::ops::softmax(&logits, 1).unwrap().to_vec2().unwrap();
         let mut rng = stream_rng(seed, Stream::Dropout, 1);
-        train::training_step(&model, &mut optimizer, &loss, &images, &targets, Mode::Train(&mut rng)).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let step = pool.install(|| {
+            train::training_step(&model, &mut optimizer, &loss, &images, &targets, Mode::Train(&mut rng))
+        }).unwrap();
+        // The softmax outputs come back in batch order, whatever the split.
+        let probs: Vec<Vec<f64>> = step.probs.to_vec2().unwrap();
+        for (row, (actual, expected)) in probs.iter().zip(&expected_probs).enumerate() {
+            for (a, e) in actual.iter().zip(expected) {
+                prop_assert!((a - e).abs() <= 1e-12, "probs row {row}: {a} vs {e}");
+            }
+        }
+        prop_assert_eq!(probs.len(), 4);
         let after = parameter_values(&model);
         for (p, (name, _)) in model.parameters().iter().enumerate() {
             let scale = expected[p].iter().fold(1e-300f64, |m, u| m.max(u.abs()));

@@ -25,9 +25,11 @@ mod trainer;
 
 use std::path::PathBuf;
 
+use candle_core::backprop::GradStore;
 use candle_core::{D, DType, Device, Tensor};
-use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
 
 pub use config::{DEFAULT_LEARNING_RATE, DeviceSpec, Hyperparameters, Precision, TrainConfig};
 pub use model::{Mode, Model, ModelKind};
@@ -134,6 +136,13 @@ pub struct StepOutput {
 /// Runs one training step: forward pass, `h = softmax(logits)`, the batch loss of `loss`
 /// against `targets` `(batch, classes)`, backward pass and one optimizer update.
 ///
+/// On the CPU with more than one rayon thread, the batch is split into one contiguous part per
+/// thread. Each thread runs the forward and backward pass of its part on its own, and the
+/// parts' gradients, weighted by their share of the batch, are summed before the update. This
+/// is the gradient of the whole batch's mean loss, up to rounding. It saves waking the threads
+/// for every layer. Dropout masks then come from one generator per part, seeded from the
+/// `Mode::Train` generator, so a run is reproducible for a fixed thread count.
+///
 /// The caller checks `loss` for finiteness; a non-finite loss has already been applied.
 pub fn training_step(
     model: &Model,
@@ -143,16 +152,100 @@ pub fn training_step(
     targets: &Tensor,
     mode: Mode<'_>,
 ) -> Result<StepOutput, TrainError> {
-    let logits = model.forward(images, mode)?;
-    let probs = candle_nn::ops::softmax(&logits, D::Minus1)?;
-    let value = loss.batch_loss(&probs, targets)?;
-    let loss_value = value.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-    let gradients = value.backward()?;
-    optimizer.step(&gradients)?;
+    let batch = images.dim(0)?;
+    let parts = crate::matmul::threads().min(batch);
+    if parts < 2 || !images.device().is_cpu() {
+        let (gradients, probs, loss_value) = scaled_part(model, loss, images, targets, mode, 1.0)?;
+        optimizer.step(&gradients)?;
+        return Ok(StepOutput {
+            probs,
+            loss: loss_value,
+        });
+    }
+
+    let size = batch.div_ceil(parts);
+    let mut generators: Vec<Option<ChaCha8Rng>> = match mode {
+        Mode::Train(rng) => (0..parts)
+            .map(|_| Some(ChaCha8Rng::seed_from_u64(rng.random())))
+            .collect(),
+        Mode::Eval => (0..parts).map(|_| None).collect(),
+    };
+    let results: Vec<candle_core::Result<_>> = generators
+        .par_iter_mut()
+        .enumerate()
+        .map(|(part, rng)| {
+            let start = part * size;
+            let length = size.min(batch.saturating_sub(start));
+            if length == 0 {
+                return Ok(None);
+            }
+            let mode = match rng {
+                Some(rng) => Mode::Train(rng),
+                None => Mode::Eval,
+            };
+            let images = images.narrow(0, start, length)?;
+            let targets = targets.narrow(0, start, length)?;
+            let share = length as f64 / batch as f64;
+            crate::matmul::on_this_thread(|| {
+                scaled_part(model, loss, &images, &targets, mode, share).map(Some)
+            })
+        })
+        .collect();
+
+    let mut gradients: Option<GradStore> = None;
+    let mut probs = Vec::with_capacity(parts);
+    let mut loss_value = 0.0;
+    for result in results {
+        let Some((part, part_probs, part_loss)) = result? else {
+            continue;
+        };
+        probs.push(part_probs);
+        loss_value += part_loss;
+        gradients = Some(match gradients {
+            None => part,
+            Some(mut total) => {
+                for (_, var) in model.parameters() {
+                    let tensor = var.as_tensor();
+                    if let Some(grad) = part.get(tensor) {
+                        let sum = match total.get(tensor) {
+                            Some(previous) => (previous + grad)?,
+                            None => grad.clone(),
+                        };
+                        total.insert(tensor, sum);
+                    }
+                }
+                total
+            }
+        });
+    }
+    if let Some(gradients) = gradients {
+        optimizer.step(&gradients)?;
+    }
     Ok(StepOutput {
-        probs: probs.detach(),
+        probs: Tensor::cat(&probs, 0)?,
         loss: loss_value,
     })
+}
+
+/// Runs the forward and backward pass of (part of) a batch whose mean loss is multiplied by
+/// `share`; returns the gradients, the softmax outputs and the scaled loss value.
+fn scaled_part(
+    model: &Model,
+    loss: &Loss,
+    images: &Tensor,
+    targets: &Tensor,
+    mode: Mode<'_>,
+    share: f64,
+) -> candle_core::Result<(GradStore, Tensor, f64)> {
+    let logits = model.forward(images, mode)?;
+    let probs = candle_nn::ops::softmax(&logits, D::Minus1)?;
+    let mut value = loss.batch_loss(&probs, targets)?;
+    if share != 1.0 {
+        value = value.affine(share, 0.0)?;
+    }
+    let loss_value = value.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    let gradients = value.backward()?;
+    Ok((gradients, probs.detach(), loss_value))
 }
 
 /// Builds label vectors `(batch, classes)`: `1 - alpha + alpha/n` for the label and `alpha/n`
