@@ -24,7 +24,8 @@ use crate::train::{
 /// usual one divided by n), so learning rates are n times the usual ones.
 ///
 /// Prints the parameter count, then one line per epoch (a progress bar on a terminal). The
-/// same seed gives an identical run on the CPU.
+/// same seed and thread count (RAYON_NUM_THREADS, default one per core) give an identical run
+/// on the CPU.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Loss spec: ce, mse, baikal, taylorglo:L0,...,L7, coeffs:C1,CH,CHH,CHY,CY,CYY or
