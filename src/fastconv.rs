@@ -12,8 +12,8 @@
 //! and the whole layer, ReLU included when asked for, is one candle custom operation
 //! ([`conv2d_layer`]). Its backward pass returns the kernel gradient `dY . cols^T`, the bias
 //! gradient and, when the input needs one, the input gradient `col2im(W^T . dY)`. It reuses
-//! the forward pass's columns when the kernel needed a gradient and they fit in 2^24 elements,
-//! and recomputes them otherwise. One node per layer matters because candle's autograd allocates, zeroes
+//! the forward pass's columns when the caller asked to keep them, the kernel needs a gradient
+//! and they fit in 2^24 elements, and recomputes them otherwise. One node per layer matters because candle's autograd allocates, zeroes
 //! and adds a gradient buffer for every node. Only CPU storage is implemented: on other
 //! devices the functions here fall back to candle's own `conv2d`, so the CUDA path is
 //! unchanged.
@@ -569,12 +569,16 @@ pub fn conv2d_bias(
     stride: usize,
     padding: usize,
 ) -> Result<Tensor> {
-    conv2d_layer(input, kernel, bias, stride, padding, false)
+    conv2d_layer(input, kernel, bias, stride, padding, false, true)
 }
 
 /// Convolves as [`conv2d_bias`], then applies ReLU when `relu` is set. On the CPU the whole
 /// layer is one autograd node ([`FusedConv`]); elsewhere it is candle's `conv2d`, a broadcast
 /// addition and a ReLU.
+///
+/// With `keep_columns` set, the CPU forward pass keeps its im2col columns for the backward
+/// pass when the kernel needs a gradient and they fit in 2^24 elements. Pass `false` where no
+/// backward pass follows, as in evaluation, to save writing them to fresh memory.
 pub fn conv2d_layer(
     input: &Tensor,
     kernel: &Tensor,
@@ -582,6 +586,7 @@ pub fn conv2d_layer(
     stride: usize,
     padding: usize,
     relu: bool,
+    keep_columns: bool,
 ) -> Result<Tensor> {
     let (out_channels, kernel_channels, k, k_w) = kernel.dims4()?;
     if !input.device().is_cpu() || !matches!(input.dtype(), DType::F32 | DType::F64) {
@@ -627,8 +632,8 @@ pub fn conv2d_layer(
             patches: Patches::new(geometry),
             out_channels,
             relu,
-            // A kernel that needs a gradient means a backward pass will probably follow.
-            keep_columns: kernel.track_op(),
+            // Only the kernel gradient reads the columns.
+            keep_columns: keep_columns && kernel.track_op(),
             kept: Mutex::new(None),
         },
     )

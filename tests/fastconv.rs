@@ -194,8 +194,9 @@ fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         .install(f)
 }
 
-/// Compares the fused layer (bias, optional ReLU) with candle's conv2d, broadcast addition and
-/// ReLU, in value and, where candle's backward pass handles the shape, in every gradient.
+/// Compares the fused layer (bias, optional ReLU, columns kept or recomputed) with candle's
+/// conv2d, broadcast addition and ReLU, in value and, where candle's backward pass handles the
+/// shape, in every gradient.
 #[allow(clippy::too_many_arguments)]
 fn check_layer(
     batch: usize,
@@ -205,7 +206,7 @@ fn check_layer(
     kernel: usize,
     stride: usize,
     padding: usize,
-    relu: bool,
+    (relu, keep): (bool, bool),
     dtype: DType,
     tolerance: f64,
     seed: u64,
@@ -215,7 +216,7 @@ fn check_layer(
     let weights = random_of(&mut rng, &[out_channels, channels, kernel, kernel], dtype);
     let bias = random_of(&mut rng, &[out_channels], dtype);
     let (x, w, b) = (input.as_tensor(), weights.as_tensor(), bias.as_tensor());
-    let ours = in_pool(|| conv2d_layer(x, w, b, stride, padding, relu).unwrap());
+    let ours = in_pool(|| conv2d_layer(x, w, b, stride, padding, relu, keep).unwrap());
     let mut reference = x
         .conv2d(w, padding, stride, 1, 1)
         .unwrap()
@@ -256,7 +257,8 @@ fn check_layer(
     // A kernel that needs no gradient makes the layer recompute its columns in the backward
     // pass instead of keeping them; the input gradient must not change.
     let constant_kernel = w.detach();
-    let output = in_pool(|| conv2d_layer(x, &constant_kernel, b, stride, padding, relu).unwrap());
+    let output =
+        in_pool(|| conv2d_layer(x, &constant_kernel, b, stride, padding, relu, true).unwrap());
     let grads = in_pool(|| {
         (&output * probe.as_tensor())
             .unwrap()
@@ -289,9 +291,10 @@ proptest! {
         stride in 1usize..4,
         padding in 0usize..3,
         relu in any::<bool>(),
+        keep in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        check_layer(batch, channels, out_channels, (height, width), kernel, stride, padding, relu,
+        check_layer(batch, channels, out_channels, (height, width), kernel, stride, padding, (relu, keep),
             DType::F64, 1e-9, seed)?;
     }
 
@@ -308,7 +311,7 @@ proptest! {
         padding in 0usize..2,
         seed in any::<u64>(),
     ) {
-        check_layer(batch, channels, out_channels, (size, size), kernel, stride, padding, true,
+        check_layer(batch, channels, out_channels, (size, size), kernel, stride, padding, (true, true),
             DType::F32, 1e-4, seed)?;
     }
 }
@@ -347,7 +350,7 @@ fn layer_rejects_invalid_geometry() {
         ),
     ];
     for (input, kernel, bias, stride, padding, expected) in cases {
-        let error = conv2d_layer(&input, &kernel, &bias, stride, padding, true)
+        let error = conv2d_layer(&input, &kernel, &bias, stride, padding, true, true)
             .unwrap_err()
             .to_string();
         assert!(

@@ -198,6 +198,8 @@ impl Model {
                     *stride,
                     *padding,
                     *relu,
+                    // Evaluation has no backward pass to keep the columns for.
+                    matches!(mode, Mode::Train(_)),
                 )?,
                 Layer::Relu => x.relu()?,
                 Layer::Flatten => x.flatten_from(1)?,
