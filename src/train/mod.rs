@@ -207,11 +207,12 @@ pub fn training_step(
                 for (_, var) in model.parameters() {
                     let tensor = var.as_tensor();
                     if let Some(grad) = part.get(tensor) {
-                        let sum = match total.get(tensor) {
-                            Some(previous) => (previous + grad)?,
-                            None => grad.clone(),
-                        };
-                        total.insert(tensor, sum);
+                        match total.get(tensor) {
+                            Some(previous) => add_in_place(previous, grad)?,
+                            None => {
+                                total.insert(tensor, grad.clone());
+                            }
+                        }
                     }
                 }
                 total
@@ -225,6 +226,58 @@ pub fn training_step(
         probs: Tensor::cat(&probs, 0)?,
         loss: loss_value,
     })
+}
+
+/// Adds `addend` to `sum` in place. `sum` must be a gradient that nothing else shares, such
+/// as one of a [`GradStore`] that backward passes return.
+fn add_in_place(sum: &Tensor, addend: &Tensor) -> candle_core::Result<()> {
+    sum.inplace_op2(&addend.contiguous()?, &AddInPlace)
+}
+
+/// The in-place addition behind [`add_in_place`], for contiguous f32 and f64 CPU tensors.
+struct AddInPlace;
+
+impl candle_core::InplaceOp2 for AddInPlace {
+    fn name(&self) -> &'static str {
+        "add-in-place"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sum: &mut candle_core::CpuStorage,
+        sum_layout: &candle_core::Layout,
+        addend: &candle_core::CpuStorage,
+        addend_layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use candle_core::CpuStorage;
+        let (Some((start, end)), Some((a_start, a_end))) = (
+            sum_layout.contiguous_offsets(),
+            addend_layout.contiguous_offsets(),
+        ) else {
+            candle_core::bail!("add-in-place needs contiguous tensors");
+        };
+        if end - start != a_end - a_start {
+            candle_core::bail!(
+                "add-in-place got shapes {:?} and {:?}",
+                sum_layout.shape(),
+                addend_layout.shape()
+            );
+        }
+        match (sum, addend) {
+            (CpuStorage::F32(sum), CpuStorage::F32(addend)) => {
+                for (total, &value) in sum[start..end].iter_mut().zip(&addend[a_start..a_end]) {
+                    *total += value;
+                }
+            }
+            (CpuStorage::F64(sum), CpuStorage::F64(addend)) => {
+                for (total, &value) in sum[start..end].iter_mut().zip(&addend[a_start..a_end]) {
+                    *total += value;
+                }
+            }
+            _ => candle_core::bail!("add-in-place supports f32 and f64 tensors of one type"),
+        }
+        Ok(())
+    }
 }
 
 /// Runs the forward and backward pass of (part of) a batch whose mean loss is multiplied by
