@@ -160,9 +160,16 @@ impl Drop for LogWriter {
 }
 
 fn write_messages(receiver: Receiver<Message>, mut writer: BufWriter<File>) -> std::io::Result<()> {
+    // Formatting a batch into memory first and writing it in one call costs less than
+    // serde_json's many small writes into the BufWriter.
+    let mut lines = Vec::new();
     for message in receiver {
         match message {
-            Message::Samples(batch) => write_samples(&mut writer, &batch)?,
+            Message::Samples(batch) => {
+                lines.clear();
+                write_samples(&mut lines, &batch)?;
+                writer.write_all(&lines)?;
+            }
             Message::Summary(summary) => {
                 let line = SummaryLine { summary: *summary };
                 serde_json::to_writer(&mut writer, &line)?;
