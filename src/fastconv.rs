@@ -26,7 +26,7 @@ use std::any::Any;
 use std::sync::Mutex;
 
 use crate::fastlinear::{add_bias, mask_gradient, slice};
-use crate::matmul::{Element, MatMut, MatRef, matmul_serial};
+use crate::matmul::{Element, MatMut, MatRef, matmul_serial, return_buffer, take_buffer};
 
 /// Output columns of one matrix multiply: small output planes are batched until they fill
 /// about this many columns, so the multiply is not dominated by its fixed costs.
@@ -285,9 +285,9 @@ impl FusedConv {
                 let group = g.group().min(samples);
                 // Kept columns hold every group's matrix in turn; otherwise one buffer is
                 // reused for each group.
-                let mut cols =
-                    vec![T::zero(); patch * positions * if keep { samples } else { group }];
-                let mut rows = vec![T::zero(); oc * group * positions];
+                // Every group's part of `cols` and `rows` is written before it is read.
+                let mut cols = take_buffer(patch * positions * if keep { samples } else { group });
+                let mut rows = take_buffer(oc * group * positions);
                 let mut padded = self.patches.padded_buffer::<T>();
                 for first in (0..samples).step_by(group) {
                     let count = group.min(samples - first);
@@ -313,7 +313,13 @@ impl FusedConv {
                         }
                     }
                 }
-                if keep { cols } else { Vec::new() }
+                return_buffer(rows);
+                if keep {
+                    cols
+                } else {
+                    return_buffer(cols);
+                    Vec::new()
+                }
             })
             .collect();
         if keep {
@@ -396,8 +402,9 @@ impl FusedConv {
                 } else {
                     0
                 };
-                let mut cols = vec![T::zero(); scratch];
-                let mut rows = vec![T::zero(); oc * group * positions];
+                // Every group's part of `cols` and `rows` is written before it is read.
+                let mut cols = take_buffer(scratch);
+                let mut rows = take_buffer(oc * group * positions);
                 let mut padded = self.patches.padded_buffer::<T>();
                 // col2im writes the padding border too, so it gets its own scratch buffer.
                 let mut padded_grad = self.patches.padded_buffer::<T>();
@@ -462,6 +469,11 @@ impl FusedConv {
                             );
                         }
                     }
+                }
+                return_buffer(cols);
+                return_buffer(rows);
+                if let Some(kept) = kept {
+                    return_buffer(kept);
                 }
                 (grad_weight, grad_bias)
             })

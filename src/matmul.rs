@@ -7,7 +7,8 @@
 //! threads, each running a single-threaded multiply on its block: on two cores this scales
 //! better than `gemm`'s own threading for the layer sizes of these models.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
@@ -40,10 +41,73 @@ pub fn threads() -> usize {
 }
 
 /// Element types the multiply supports.
-pub trait Element: candle_core::WithDType + Send + Sync {}
+pub trait Element: candle_core::WithDType + Send + Sync {
+    /// This thread's pool of reusable buffers of this type (see [`take_buffer`]).
+    fn buffers() -> &'static LocalKey<RefCell<Vec<Vec<Self>>>>;
+}
 
-impl Element for f32 {}
-impl Element for f64 {}
+thread_local! {
+    static F32_BUFFERS: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+    static F64_BUFFERS: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Element for f32 {
+    fn buffers() -> &'static LocalKey<RefCell<Vec<Vec<f32>>>> {
+        &F32_BUFFERS
+    }
+}
+
+impl Element for f64 {
+    fn buffers() -> &'static LocalKey<RefCell<Vec<Vec<f64>>>> {
+        &F64_BUFFERS
+    }
+}
+
+/// Buffers a thread keeps for reuse, per element type.
+const POOLED_BUFFERS: usize = 4;
+
+/// Returns a buffer of `len` elements, reusing the smallest large enough one that this thread
+/// returned with [`return_buffer`], or allocating one. Its contents are unspecified (zeros or
+/// values left from earlier use), so the caller must write every element before reading it.
+/// Reuse spares the allocator's page faults and zeroing for the large scratch matrices that
+/// every training step needs again.
+pub fn take_buffer<T: Element>(len: usize) -> Vec<T> {
+    T::buffers().with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let best = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, buffer)| buffer.capacity() >= len)
+            .min_by_key(|(_, buffer)| buffer.capacity())
+            .map(|(index, _)| index);
+        match best {
+            Some(index) => {
+                let mut buffer = pool.swap_remove(index);
+                buffer.resize(len, T::zero());
+                buffer
+            }
+            None => vec![T::zero(); len],
+        }
+    })
+}
+
+/// Gives `buffer` back to this thread's pool for [`take_buffer`]; when the pool is full, the
+/// smallest buffer is freed.
+pub fn return_buffer<T: Element>(buffer: Vec<T>) {
+    if buffer.capacity() == 0 {
+        return;
+    }
+    T::buffers().with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.push(buffer);
+        if pool.len() > POOLED_BUFFERS {
+            let smallest = (0..pool.len())
+                .min_by_key(|&index| pool[index].capacity())
+                .unwrap_or(0);
+            pool.swap_remove(smallest);
+        }
+    })
+}
 
 /// A read-only matrix: entry `(i, j)` is `data[i * row_stride + j * col_stride]`.
 #[derive(Debug, Clone, Copy)]
