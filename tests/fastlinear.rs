@@ -299,3 +299,51 @@ fn matmul_rejects_mismatched_shapes() {
         false,
     );
 }
+
+#[test]
+fn buffers_are_reused_by_size() {
+    use lossdyn::matmul::{return_buffer, take_buffer};
+    // A thread of its own, so the pool starts empty.
+    std::thread::spawn(|| {
+        let fresh: Vec<f32> = take_buffer(1000);
+        assert_eq!(fresh.len(), 1000);
+        assert!(
+            fresh.iter().all(|&value| value == 0.0),
+            "a new buffer is zeroed"
+        );
+        let address = fresh.as_ptr();
+        return_buffer(fresh);
+
+        // A smaller request reuses the buffer, cut to the requested length.
+        let reused: Vec<f32> = take_buffer(600);
+        assert_eq!(reused.len(), 600);
+        assert_eq!(reused.as_ptr(), address);
+        return_buffer(reused);
+
+        // A larger one cannot, and gets a new buffer of its own.
+        let larger: Vec<f32> = take_buffer(5000);
+        assert_eq!(larger.len(), 5000);
+        assert_ne!(larger.as_ptr(), address);
+
+        // f64 buffers come from a separate pool.
+        let other: Vec<f64> = take_buffer(10);
+        assert_eq!(other.len(), 10);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn buffer_pool_keeps_the_largest_four() {
+    use lossdyn::matmul::{return_buffer, take_buffer};
+    std::thread::spawn(|| {
+        for size in [10, 20, 30, 40, 50] {
+            return_buffer(vec![0.0f64; size]);
+        }
+        // The 10-element buffer was dropped, so a request for 5 gets the next smallest.
+        let buffer: Vec<f64> = take_buffer(5);
+        assert_eq!(buffer.capacity(), 20);
+    })
+    .join()
+    .unwrap();
+}
