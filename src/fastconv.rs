@@ -109,7 +109,7 @@ impl Patches {
         }
     }
 
-    /// A buffer for one padded sample (empty without padding).
+    /// Allocates a zeroed buffer for one padded sample (empty without padding).
     fn padded_buffer<T: Element>(&self) -> Vec<T> {
         let g = self.geometry;
         let (padded_h, padded_w) = g.padded();
@@ -167,10 +167,10 @@ impl Patches {
         }
     }
 
-    /// The adjoint of [`Patches::im2col`]: writes into `dx` (one sample) the sum of the
-    /// column entries that read each input position. `padded` is scratch space from
-    /// [`Patches::padded_buffer`]; this fills its border too, so it must not be the buffer
-    /// that later [`Patches::im2col`] calls use.
+    /// Writes into `dx` (one sample) the sum of the column entries that read each input
+    /// position, the adjoint of [`Patches::im2col`]. `padded` is scratch space from
+    /// [`Patches::padded_buffer`]. This fills its border too, so it must not be the buffer that
+    /// later [`Patches::im2col`] calls use.
     fn col2im<T: Element>(
         &self,
         cols: &[T],
@@ -254,7 +254,7 @@ struct KeptColumns {
 /// passes (64 MiB in f32). Larger ones are recomputed in the backward pass.
 const KEPT_COLUMNS_LIMIT: usize = 1 << 24;
 
-/// The sum of `values`, in eight independent partial sums so that it vectorizes.
+/// Sums `values` in eight independent partial sums, so that the loop vectorizes.
 fn sum<T: Element>(values: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let chunks = values.chunks_exact(8);

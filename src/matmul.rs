@@ -31,7 +31,8 @@ pub fn on_this_thread<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The number of threads the CPU layers may use: rayon's, or 1 inside [`on_this_thread`].
+/// Returns the number of threads the CPU layers may use: rayon's, or 1 inside
+/// [`on_this_thread`].
 pub fn threads() -> usize {
     if SERIAL.get() {
         1
@@ -120,12 +121,14 @@ pub struct MatRef<'a, T> {
 }
 
 impl<'a, T: Element> MatRef<'a, T> {
-    /// A `rows x cols` matrix stored row by row. Panics when `data` is too short.
+    /// Views `data` as a `rows x cols` matrix stored row by row. Panics when `data` is too
+    /// short.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
         Self::strided(data, rows, cols, cols, 1)
     }
 
-    /// A matrix with the given strides. Panics when an entry would lie outside `data`.
+    /// Views `data` as a matrix with the given strides. Panics when an entry would lie outside
+    /// `data`.
     pub fn strided(
         data: &'a [T],
         rows: usize,
@@ -148,7 +151,7 @@ impl<'a, T: Element> MatRef<'a, T> {
         }
     }
 
-    /// The transpose, as a view.
+    /// Returns the transpose, as a view.
     pub fn t(self) -> Self {
         MatRef {
             data: self.data,
@@ -181,7 +184,8 @@ pub struct MatMut<'a, T> {
 }
 
 impl<'a, T: Element> MatMut<'a, T> {
-    /// A `rows x cols` matrix stored row by row. Panics when `data` is not `rows * cols` long.
+    /// Views `data` as a `rows x cols` matrix stored row by row. Panics when `data` is not
+    /// `rows * cols` long.
     pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
         assert_eq!(
             data.len(),
@@ -193,7 +197,8 @@ impl<'a, T: Element> MatMut<'a, T> {
     }
 }
 
-/// One past the largest index of a matrix with these dimensions and strides (0 when empty).
+/// Returns one past the largest index of a matrix with these dimensions and strides (0 when
+/// empty).
 fn span(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
@@ -260,8 +265,8 @@ pub fn matmul_serial<T: Element>(
     }
     let stride = |s: usize| isize::try_from(s).expect("matrix stride fits in isize");
     // SAFETY: the constructors checked that every entry of `lhs` and `rhs` lies inside its
-    // slice and that `dst` covers exactly `rows * cols` elements; the shapes were checked
-    // above; `dst` is a unique borrow, so it cannot overlap the operands.
+    // slice and that `dst` covers exactly `rows * cols` elements. The shapes were checked above.
+    // `dst` is a unique borrow, so it cannot overlap the operands.
     unsafe {
         gemm::gemm(
             dst.rows,
