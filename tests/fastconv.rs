@@ -1,8 +1,11 @@
 //! The im2col convolution against candle's own `conv2d`: values and gradients for random
 //! shapes, strides and paddings, in f64.
 
+mod common;
+
 use candle_core::DType;
 use candle_core::{Device, Tensor, Var};
+use common::{in_pool, random_var};
 use lossdyn::fastconv::{conv2d, conv2d_bias, conv2d_layer};
 use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;
@@ -152,48 +155,6 @@ proptest! {
     }
 }
 
-fn random_of(rng: &mut ChaCha8Rng, dims: &[usize], dtype: DType) -> Var {
-    let count = dims.iter().product();
-    let values: Vec<f64> = (0..count).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let tensor = Tensor::from_vec(values, dims, &Device::Cpu).unwrap();
-    Var::from_tensor(&tensor.to_dtype(dtype).unwrap()).unwrap()
-}
-
-fn flat_f64(tensor: &Tensor) -> Vec<f64> {
-    flat(&tensor.to_dtype(DType::F64).unwrap())
-}
-
-/// Checks agreement to `tolerance`, relative to the larger magnitude or absolute below 1.
-fn assert_within(
-    left: &[f64],
-    right: &[f64],
-    tolerance: f64,
-    quantity: &str,
-) -> Result<(), TestCaseError> {
-    prop_assert_eq!(left.len(), right.len(), "{} length", quantity);
-    for (i, (a, b)) in left.iter().zip(right).enumerate() {
-        prop_assert!(
-            approx::relative_eq!(a, b, epsilon = tolerance, max_relative = tolerance),
-            "{} [{}]: {} vs {}",
-            quantity,
-            i,
-            a,
-            b
-        );
-    }
-    Ok(())
-}
-
-/// Runs `f` in a three-thread pool, so that the batch splits into per-thread blocks of unequal
-/// size whatever the machine's core count.
-fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap()
-        .install(f)
-}
-
 /// Compares the fused layer (bias, optional ReLU, columns kept or recomputed) with candle's
 /// conv2d, broadcast addition and ReLU, in value and, where candle's backward pass handles the
 /// shape, in every gradient.
@@ -212,9 +173,9 @@ fn check_layer(
     seed: u64,
 ) -> Result<(), TestCaseError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let input = random_of(&mut rng, &[batch, channels, height, width], dtype);
-    let weights = random_of(&mut rng, &[out_channels, channels, kernel, kernel], dtype);
-    let bias = random_of(&mut rng, &[out_channels], dtype);
+    let input = random_var(&mut rng, &[batch, channels, height, width], dtype);
+    let weights = random_var(&mut rng, &[out_channels, channels, kernel, kernel], dtype);
+    let bias = random_var(&mut rng, &[out_channels], dtype);
     let (x, w, b) = (input.as_tensor(), weights.as_tensor(), bias.as_tensor());
     let ours = in_pool(|| conv2d_layer(x, w, b, stride, padding, relu, keep).unwrap());
     let mut reference = x
@@ -226,14 +187,19 @@ fn check_layer(
         reference = reference.relu().unwrap();
     }
     prop_assert_eq!(ours.dims(), reference.dims());
-    assert_within(&flat_f64(&ours), &flat_f64(&reference), tolerance, "output")?;
+    common::assert_close(
+        &common::flat(&ours),
+        &common::flat(&reference),
+        tolerance,
+        "output",
+    )?;
 
     // See the NOTE in `matches_candle_conv2d` on candle's backward pass.
     let remainder = |size: usize| (size + 2 * padding - kernel) % stride;
     if remainder(height) != remainder(width) {
         return Ok(());
     }
-    let probe = random_of(&mut rng, reference.dims(), dtype);
+    let probe = random_var(&mut rng, reference.dims(), dtype);
     let ours_grads = in_pool(|| {
         (&ours * probe.as_tensor())
             .unwrap()
@@ -249,9 +215,9 @@ fn check_layer(
         .backward()
         .unwrap();
     for (var, name) in [(&input, "input"), (&weights, "kernel"), (&bias, "bias")] {
-        let left = flat_f64(ours_grads.get(var.as_tensor()).unwrap());
-        let right = flat_f64(reference_grads.get(var.as_tensor()).unwrap());
-        assert_within(&left, &right, tolerance, name)?;
+        let left = common::flat(ours_grads.get(var.as_tensor()).unwrap());
+        let right = common::flat(reference_grads.get(var.as_tensor()).unwrap());
+        common::assert_close(&left, &right, tolerance, name)?;
     }
 
     // A kernel that needs no gradient makes the layer recompute its columns in the backward
@@ -268,9 +234,9 @@ fn check_layer(
             .unwrap()
     });
     prop_assert!(grads.get(&constant_kernel).is_none());
-    let left = flat_f64(grads.get(x).unwrap());
-    let right = flat_f64(reference_grads.get(x).unwrap());
-    assert_within(&left, &right, tolerance, "input, recomputed columns")?;
+    let left = common::flat(grads.get(x).unwrap());
+    let right = common::flat(reference_grads.get(x).unwrap());
+    common::assert_close(&left, &right, tolerance, "input, recomputed columns")?;
     Ok(())
 }
 

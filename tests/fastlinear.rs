@@ -4,66 +4,16 @@
 //! Each comparison runs in a three-thread pool, so the multiply splits the rows of its result
 //! into blocks of unequal size whatever the machine's core count.
 
+mod common;
+
 use approx::relative_eq;
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
+use common::{assert_close, flat, in_pool, random_values, random_var};
 use lossdyn::fastlinear::linear;
 use lossdyn::matmul::{MatMut, MatRef, matmul};
 use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
-
-fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap()
-        .install(f)
-}
-
-fn random_values(rng: &mut ChaCha8Rng, count: usize) -> Vec<f64> {
-    (0..count).map(|_| rng.random_range(-1.0..1.0)).collect()
-}
-
-fn random_var(rng: &mut ChaCha8Rng, dims: &[usize], dtype: DType) -> Var {
-    let count = dims.iter().product();
-    let tensor = Tensor::from_vec(random_values(rng, count), dims, &Device::Cpu)
-        .unwrap()
-        .to_dtype(dtype)
-        .unwrap();
-    Var::from_tensor(&tensor).unwrap()
-}
-
-fn flat(tensor: &Tensor) -> Vec<f64> {
-    tensor
-        .to_dtype(DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
-}
-
-/// Checks that `left` and `right` agree to `tolerance`, relative to the larger magnitude or
-/// absolute below 1.
-fn assert_close(
-    left: &[f64],
-    right: &[f64],
-    tolerance: f64,
-    quantity: &str,
-) -> Result<(), TestCaseError> {
-    prop_assert_eq!(left.len(), right.len(), "{} length", quantity);
-    for (i, (a, b)) in left.iter().zip(right).enumerate() {
-        prop_assert!(
-            relative_eq!(a, b, epsilon = tolerance, max_relative = tolerance),
-            "{} [{}]: {} vs {}",
-            quantity,
-            i,
-            a,
-            b
-        );
-    }
-    Ok(())
-}
+use rand::SeedableRng;
 
 /// Candle's own operations for the layer.
 fn reference_linear(input: &Tensor, weight: &Tensor, bias: &Tensor, relu: bool) -> Tensor {
