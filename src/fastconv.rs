@@ -190,9 +190,18 @@ impl Patches {
                     let row = (c * k + ky) * k + kx;
                     let src = &cols[row * ld + col0..][..positions];
                     self.for_each_line(g.row_base(c, ky, kx), |line, start| {
-                        let window = target[start..].iter_mut().step_by(g.stride);
-                        for (total, &value) in window.zip(&src[line]) {
-                            *total += value;
+                        let src = &src[line];
+                        if g.stride == 1 {
+                            // Plain slices, so that the loop vectorizes.
+                            let window = &mut target[start..][..src.len()];
+                            for (total, &value) in window.iter_mut().zip(src) {
+                                *total += value;
+                            }
+                        } else {
+                            let window = target[start..].iter_mut().step_by(g.stride);
+                            for (total, &value) in window.zip(src) {
+                                *total += value;
+                            }
                         }
                     });
                 }
