@@ -202,7 +202,7 @@ impl CustomOp3 for FusedLinear {
         &self,
         input: &Tensor,
         weight: &Tensor,
-        _bias: &Tensor,
+        bias: &Tensor,
         output: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -211,6 +211,9 @@ impl CustomOp3 for FusedLinear {
             DType::F64 => self.backward::<f64>(input, weight, output, grad)?,
             dtype => bail!("the fused linear layer supports f32 and f64, got {dtype:?}"),
         };
-        Ok((grad_input, Some(grad_weight), Some(grad_bias)))
+        // candle stores whatever gradients are returned, so only those it tracks are returned.
+        let grad_weight = weight.track_op().then_some(grad_weight);
+        let grad_bias = bias.track_op().then_some(grad_bias);
+        Ok((grad_input, grad_weight, grad_bias))
     }
 }

@@ -12,8 +12,8 @@ use common::{assert_close, flat, in_pool, random_values, random_var};
 use lossdyn::fastlinear::linear;
 use lossdyn::matmul::{MatMut, MatRef, matmul};
 use proptest::prelude::*;
-use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
 
 /// Candle's own operations for the layer.
 fn reference_linear(input: &Tensor, weight: &Tensor, bias: &Tensor, relu: bool) -> Tensor {
@@ -79,6 +79,22 @@ fn check_linear(
         .unwrap();
     prop_assert!(grads.get(&constant).is_none());
     for (var, name) in [(&weight, "weight"), (&bias, "bias")] {
+        let left = flat(grads.get(var.as_tensor()).unwrap());
+        let right = flat(reference_grads.get(var.as_tensor()).unwrap());
+        assert_close(&left, &right, tolerance, name)?;
+    }
+
+    // A weight that needs no gradient gets none; the input and bias gradients stay.
+    let constant_weight = w.detach();
+    let output = in_pool(|| linear(x, &constant_weight, b, relu).unwrap());
+    let grads = (&output * probe.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    prop_assert!(grads.get(&constant_weight).is_none());
+    for (var, name) in [(&input, "input"), (&bias, "bias")] {
         let left = flat(grads.get(var.as_tensor()).unwrap());
         let right = flat(reference_grads.get(var.as_tensor()).unwrap());
         assert_close(&left, &right, tolerance, name)?;
