@@ -237,9 +237,9 @@ fn samples_per_thread(batch: usize) -> usize {
 /// Each thread takes a block of samples. Per group of samples it writes their column
 /// matrices side by side, `(channels * k * k, group * positions)`, multiplies `W` by them, and
 /// writes `(batch, out_channels, out_h, out_w)` with the bias and ReLU in one pass. Backward
-/// masks `dY` where the output was clipped, recomputes the columns and accumulates
-/// `dW += dY . cols^T` and `db`, and, when the input needs a gradient, adds
-/// `col2im(W^T . dY)` into `dx`; the threads' `dW` and `db` are summed at the end. One node
+/// masks `dY` where the output was clipped and accumulates `db` and, with the kept or
+/// recomputed columns, `dW += dY . cols^T`. When the input needs a gradient it also writes
+/// `col2im(W^T . dY)` into `dx`. The threads' `dW` and `db` are summed at the end. One node
 /// instead of eight (im2col, reshapes, matmul, permute, copy, bias broadcast, ReLU) saves
 /// candle's per-node gradient buffer (zeros plus add) and its strided bias reduction.
 struct FusedConv {
