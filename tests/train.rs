@@ -668,6 +668,82 @@ fn analyze(arguments: &[&str], dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `analyze` in `dir` with `RAYON_NUM_THREADS` set to `threads`.
+fn analyze_with_threads(arguments: &[&str], dir: &Path, threads: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_analyze"))
+        .args(arguments)
+        .current_dir(dir)
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_records_and_checks_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |epochs: &str, threads: &str, resume: bool| {
+        let mut arguments = vec![
+            "train",
+            "--epochs",
+            epochs,
+            "--train-limit",
+            "200",
+            "--log",
+            "run.jsonl",
+            "--checkpoint-dir",
+            "ckpt",
+        ];
+        if resume {
+            arguments.push("--resume");
+        }
+        analyze_with_threads(&arguments, dir.path(), threads)
+    };
+    let first = run("1", "2", false);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let header = lossdyn::train::log::read_header(&dir.path().join("run.jsonl")).unwrap();
+    assert_eq!(header.header.hyperparameters["threads"], 2);
+    let saved = std::fs::read_to_string(dir.path().join("ckpt/checkpoint.json")).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["threads"], 2);
+
+    // Another thread count would split the batches differently, so resume rejects it.
+    let other = run("2", "1", true);
+    assert_eq!(other.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        stderr.contains("trained with 2 threads, but this run has 1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("RAYON_NUM_THREADS=2"), "{stderr}");
+    let same = run("2", "2", true);
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+}
+
+#[test]
+fn cli_rejects_invalid_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    for value in ["abc", "-1", "2.5"] {
+        let output = analyze_with_threads(&["train", "--epochs", "1"], dir.path(), value);
+        assert_eq!(output.status.code(), Some(2), "RAYON_NUM_THREADS={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "RAYON_NUM_THREADS=\"{value}\" is not a thread count"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("set it to a positive integer"), "{stderr}");
+    }
+}
+
 #[test]
 fn cli_trains_bundled_subset() {
     let dir = tempfile::tempdir().unwrap();

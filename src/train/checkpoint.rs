@@ -53,6 +53,10 @@ pub struct CheckpointConfig {
     /// (`None`) in checkpoints written before this field existed, which are not checked.
     #[serde(default, deserialize_with = "present_option")]
     pub log: Option<Option<PathBuf>>,
+    /// Training threads, on which the batch split and so the rounding depend. Missing in
+    /// checkpoints written before this field existed, which are not checked.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// Reads a field that is present, possibly `null`, so that `#[serde(default)]` alone marks

@@ -90,6 +90,11 @@ pub enum TrainError {
          count"
     )]
     Threads(String),
+    #[error(
+        "RAYON_NUM_THREADS={value:?} is not a thread count; set it to a positive integer, or \
+         unset it for one thread per core"
+    )]
+    InvalidThreads { value: String },
 }
 
 // Written by hand rather than with `#[from]`, which would also make the candle error the

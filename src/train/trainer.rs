@@ -188,8 +188,8 @@ impl<'a> Run<'a> {
         };
         let optimizer = Sgd::new(model.parameters(), params)?;
         let logged = logged_mask(config, data.train.len(), &train_indices)?;
-        // The default size honours RAYON_NUM_THREADS, like rayon's global pool.
         let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(training_threads()?)
             .thread_name(|index| format!("train-{index}"))
             .build()
             .map_err(|error| TrainError::Threads(error.to_string()))?;
@@ -241,6 +241,7 @@ impl<'a> Run<'a> {
             serde_json::to_value(self.hyper()).expect("hyperparameters serialize");
         hyperparameters["logged_samples"] = json!(logged_samples);
         hyperparameters["parameter_count"] = json!(self.model.parameter_count());
+        hyperparameters["threads"] = json!(self.pool.current_num_threads());
         HeaderLine {
             header: Header {
                 schema: SCHEMA_VERSION,
@@ -455,6 +456,7 @@ impl<'a> Run<'a> {
             hyperparameters: self.hyper().clone(),
             weights: checkpoint::WEIGHTS_FILE.to_string(),
             log: Some(self.config.log.clone()),
+            threads: Some(self.pool.current_num_threads()),
         }
     }
 
@@ -582,6 +584,18 @@ fn check_resumable(
             return mismatch(field, old, new);
         }
     }
+    if let (Some(old), Some(new)) = (saved.threads, requested.threads)
+        && old != new
+    {
+        return Err(TrainError::Resume {
+            reason: format!(
+                "the checkpoint in {} was trained with {old} threads, but this run has {new}; \
+                 the batch split depends on the count, so set RAYON_NUM_THREADS={old} to resume \
+                 it exactly",
+                dir.display()
+            ),
+        });
+    }
     if let (Some(old), Some(new)) = (&saved.log, &requested.log)
         && !same_log(old.as_deref(), new.as_deref())
     {
@@ -600,6 +614,26 @@ fn check_resumable(
         }
     }
     Ok(())
+}
+
+/// Returns the training thread count: `RAYON_NUM_THREADS` when it is set to a positive
+/// integer, otherwise one thread per core. 0 and an empty value also mean one per core, as in
+/// rayon. Any other value is rejected rather than ignored, because the count changes the
+/// results.
+fn training_threads() -> Result<usize, TrainError> {
+    let per_core = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match std::env::var("RAYON_NUM_THREADS") {
+        Err(std::env::VarError::NotPresent) => Ok(per_core),
+        Err(std::env::VarError::NotUnicode(value)) => Err(TrainError::InvalidThreads {
+            value: value.to_string_lossy().into_owned(),
+        }),
+        Ok(value) if value.trim().is_empty() => Ok(per_core),
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(0) => Ok(per_core),
+            Ok(count) => Ok(count),
+            Err(_) => Err(TrainError::InvalidThreads { value }),
+        },
+    }
 }
 
 /// Returns whether two `--log` values name the same file: equal as given, or the same file
