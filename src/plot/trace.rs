@@ -10,6 +10,7 @@
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::PlotError;
 use super::curve::loss_title;
@@ -183,6 +184,11 @@ impl TracePanel {
         chart
             .draw_series(LineSeries::new(self.medians.clone(), median))
             .map_err(drawing_error)?;
+        // A line through one point draws nothing, so a single epoch's median gets a mark.
+        if let [point] = self.medians.as_slice() {
+            let mark = Circle::new(*point, 3 * STROKE_WIDTH, series_color(1).filled());
+            chart.draw_series([mark]).map_err(drawing_error)?;
+        }
         Ok(())
     }
 }
@@ -232,9 +238,39 @@ impl TraceFigure {
     }
 }
 
+/// Height of one caption line, in pixels.
+const CAPTION_LINE: u32 = 50;
+
+/// Estimated mean width of a caption character, in pixels: plotters draws the caption font
+/// at about 24 pixels, and DejaVu Sans averages about 0.55 of that per character.
+const CAPTION_CHAR_WIDTH: f64 = 13.5;
+
+impl TraceFigure {
+    /// Returns the caption wrapped at spaces into lines that fit the figure's width, estimated
+    /// with [`CAPTION_CHAR_WIDTH`]. A line of unusually wide letters may still run long.
+    fn caption_lines(&self) -> Vec<String> {
+        let Some(caption) = &self.caption else {
+            return Vec::new();
+        };
+        let width = f64::from(PANEL_SIZE.0) * self.columns() as f64;
+        let max_chars = ((width - 40.0) / CAPTION_CHAR_WIDTH).max(10.0) as usize;
+        let mut lines: Vec<String> = Vec::new();
+        for word in caption.split(' ') {
+            match lines.last_mut() {
+                Some(line) if line.chars().count() + 1 + word.chars().count() <= max_chars => {
+                    line.push(' ');
+                    line.push_str(word);
+                }
+                _ => lines.push(word.to_string()),
+            }
+        }
+        lines
+    }
+}
+
 impl Figure for TraceFigure {
     fn size(&self) -> (u32, u32) {
-        let caption = if self.caption.is_some() { 50 } else { 0 };
+        let caption = CAPTION_LINE * self.caption_lines().len() as u32;
         (
             PANEL_SIZE.0 * self.columns() as u32,
             PANEL_SIZE.1 * self.rows() as u32 + caption,
@@ -242,11 +278,24 @@ impl Figure for TraceFigure {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
-        let area = match &self.caption {
-            Some(caption) => root
-                .titled(caption, style::caption_font())
+        let lines = self.caption_lines();
+        let area = match lines.as_slice() {
+            [] => root.clone(),
+            [line] => root
+                .titled(line.as_str(), style::caption_font())
                 .map_err(drawing_error)?,
-            None => root.clone(),
+            lines => {
+                let height = CAPTION_LINE * lines.len() as u32;
+                let (top, rest) = root.split_vertically(height);
+                let center = (top.dim_in_pixel().0 / 2) as i32;
+                let font = style::caption_font().pos(Pos::new(HPos::Center, VPos::Top));
+                for (index, line) in lines.iter().enumerate() {
+                    let y = (CAPTION_LINE as usize * index) as i32 + 10;
+                    top.draw_text(line, &font, (center, y))
+                        .map_err(drawing_error)?;
+                }
+                rest
+            }
         };
         let cells = area.split_evenly((self.rows(), self.columns()));
         for (panel, cell) in self.panels.iter().zip(&cells) {
