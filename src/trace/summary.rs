@@ -269,12 +269,13 @@ impl Reservoir {
     }
 }
 
-/// Returns the sampling key of the record that starts at byte `offset`: output number
-/// `offset + 1` of SplitMix64 seeded with `seed` (Steele, Lea and Flood, "Fast Splittable
-/// Pseudorandom Number Generators", OOPSLA 2014), which any record can compute on its own.
-pub fn sampling_key(seed: u64, offset: u64) -> u64 {
+/// Returns the sampling key of record number `record` (any identifier of the record): output
+/// number `record + 1` of SplitMix64 seeded with `seed` (Steele, Lea and Flood, "Fast
+/// Splittable Pseudorandom Number Generators", OOPSLA 2014), which any record can compute on
+/// its own.
+pub fn sampling_key(seed: u64, record: u64) -> u64 {
     const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut z = seed.wrapping_add(offset.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA));
+    let mut z = seed.wrapping_add(record.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
