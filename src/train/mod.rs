@@ -285,8 +285,8 @@ impl candle_core::InplaceOp2 for AddInPlace {
     }
 }
 
-/// Runs the forward and backward pass of (part of) a batch whose mean loss is multiplied by
-/// `share`; returns the gradients, the softmax outputs and the scaled loss value.
+/// Runs the forward and backward pass of (part of) a batch, with its mean loss multiplied by
+/// `share`. Returns the gradients, the softmax outputs and the scaled loss value.
 fn scaled_part(
     model: &Model,
     loss: &Loss,

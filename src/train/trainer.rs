@@ -154,9 +154,9 @@ struct Run<'a> {
     validation_indices: Vec<usize>,
     logged: Vec<bool>,
     log: Option<LogWriter>,
-    /// Runs each training step and evaluation batch, so the calling thread is one of the
-    /// pool's workers: a parallel loop then wakes one other thread instead of handing all the
-    /// work to the pool and putting the caller to sleep until it is done.
+    /// Threads that run each training step and evaluation batch. Inside the pool the caller
+    /// is one of its workers, so a parallel loop wakes only the other threads instead of
+    /// handing all the work over and putting the caller to sleep until it is done.
     pool: rayon::ThreadPool,
 }
 
