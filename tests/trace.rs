@@ -184,6 +184,31 @@ fn sample_is_bounded_and_reproducible() {
 }
 
 #[test]
+fn sample_ignores_summary_line_lengths() {
+    // Two runs that differ only in the digits of their epochs' wall time, as identical
+    // training runs do, must sample the same records.
+    let dir = TempDir::new().unwrap();
+    let text = valid_log("ce", 3, 40);
+    let longer = text.replace("\"seconds\":1.0", "\"seconds\":1.234567891");
+    assert_ne!(text.len(), longer.len());
+    let options = TraceOptions {
+        sample_size: 5,
+        ..TraceOptions::default()
+    };
+    let sampled = |name: &str, text: &str| {
+        let path = write_log(&dir, name, text);
+        let run = trace_file(&path, &options, &mut |_| {}).unwrap();
+        run.samples
+            .iter()
+            .map(|point| (point.epoch, point.index))
+            .collect::<Vec<_>>()
+    };
+    let short = sampled("short.jsonl", &text);
+    assert_eq!(short.len(), 15);
+    assert_eq!(short, sampled("long.jsonl", &longer));
+}
+
+#[test]
 fn sample_lines_point_at_records() {
     let dir = TempDir::new().unwrap();
     let text = valid_log("ce", 2, 30);
