@@ -1,11 +1,11 @@
 //! A fully connected layer `y = x . W^T + b`, optionally followed by ReLU, as one autograd node
 //! on the CPU.
 //!
-//! Written with candle's own operations the layer is a matrix multiply, a transpose, a
-//! broadcast addition and a ReLU: four nodes, for each of which candle's backward pass
-//! allocates, zeroes and adds a gradient buffer, plus a strided reduction for the bias
-//! gradient. [`linear`] computes the same values in one custom operation: the forward pass is
-//! one matrix multiply and one pass that adds the bias and applies ReLU; the backward pass
+//! Written with candle's own operations the layer is four nodes: a matrix multiply, a
+//! transpose, a broadcast addition and a ReLU. For each of them candle's backward pass
+//! allocates, zeroes and adds a gradient buffer, and the bias gradient needs a strided
+//! reduction. [`linear`] computes the same values in one custom operation. Its forward pass is
+//! one matrix multiply and one pass that adds the bias and applies ReLU. Its backward pass
 //! masks the incoming gradient where the output was clipped, sums it for the bias gradient and
 //! returns `dW = dY^T . x` and, only when the input needs one, `dx = dY . W`. On other devices
 //! [`linear`] uses candle's operations, so the CUDA path is unchanged.
@@ -43,7 +43,7 @@ struct FusedLinear {
     relu: bool,
 }
 
-/// The contiguous elements of a CPU tensor's storage.
+/// Returns the contiguous elements of a CPU tensor's storage.
 pub(crate) fn slice<'a, T: Element>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
     let Some((start, end)) = layout.contiguous_offsets() else {
         bail!(
@@ -128,17 +128,20 @@ impl FusedLinear {
         let (batch, inputs) = input.dims2()?;
         let outputs = weight.dim(0)?;
         let cpu = candle_core::Device::Cpu;
+
         // dY with the clipped outputs' entries set to zero.
         let mut grad_rows = vec![T::zero(); batch * outputs];
         with_slice::<T, _>(grad, |dy| {
             with_slice::<T, _>(output, |y| mask_gradient(&mut grad_rows, dy, y, self.relu))
         })??;
+
         let mut grad_bias = vec![T::zero(); outputs];
         for row in grad_rows.chunks(outputs.max(1)) {
             for (total, &g) in grad_bias.iter_mut().zip(row) {
                 *total += g;
             }
         }
+
         let mut grad_weight = vec![T::zero(); outputs * inputs];
         with_slice::<T, _>(input, |x| {
             matmul(
@@ -148,6 +151,7 @@ impl FusedLinear {
                 false,
             );
         })?;
+
         let grad_input = if input.track_op() {
             let mut dx = vec![T::zero(); batch * inputs];
             with_slice::<T, _>(weight, |w| {

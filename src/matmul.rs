@@ -207,6 +207,20 @@ fn span(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize
     }
 }
 
+/// Panics unless `dst = lhs . rhs` is defined for these shapes.
+fn assert_shapes<T: Element>(dst: &MatMut<'_, T>, lhs: &MatRef<'_, T>, rhs: &MatRef<'_, T>) {
+    assert!(
+        dst.rows == lhs.rows && dst.cols == rhs.cols && lhs.cols == rhs.rows,
+        "cannot multiply {}x{} by {}x{} into {}x{}",
+        lhs.rows,
+        lhs.cols,
+        rhs.rows,
+        rhs.cols,
+        dst.rows,
+        dst.cols
+    );
+}
+
 /// Products below this many multiply-adds run on the calling thread.
 const PARALLEL_WORK: usize = 1 << 16;
 
@@ -218,16 +232,7 @@ pub fn matmul<T: Element>(
     rhs: MatRef<'_, T>,
     accumulate: bool,
 ) {
-    assert!(
-        dst.rows == lhs.rows && dst.cols == rhs.cols && lhs.cols == rhs.rows,
-        "cannot multiply {}x{} by {}x{} into {}x{}",
-        lhs.rows,
-        lhs.cols,
-        rhs.rows,
-        rhs.cols,
-        dst.rows,
-        dst.cols
-    );
+    assert_shapes(&dst, &lhs, &rhs);
     let threads = threads();
     let work = dst.rows * dst.cols * lhs.cols;
     if threads < 2 || dst.rows < 2 * threads || work < PARALLEL_WORK {
@@ -253,7 +258,7 @@ pub fn matmul_serial<T: Element>(
     rhs: MatRef<'_, T>,
     accumulate: bool,
 ) {
-    assert!(dst.rows == lhs.rows && dst.cols == rhs.cols && lhs.cols == rhs.rows);
+    assert_shapes(&dst, &lhs, &rhs);
     if dst.rows == 0 || dst.cols == 0 {
         return;
     }

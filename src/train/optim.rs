@@ -16,8 +16,8 @@
 //! with PyTorch ones. With `mu = 0` and `lambda = 0` it is plain SGD,
 //! `theta <- theta - eta * g`.
 //!
-//! On the CPU each parameter's update is two passes over its storage in place ([`Velocity`]
-//! then [`Descent`]); elsewhere it is the same arithmetic as candle tensor operations.
+//! On the CPU each parameter's update is two passes over its storage in place, [`Velocity`]
+//! then [`Descent`]. On other devices it is the same arithmetic as candle tensor operations.
 
 use std::collections::HashMap;
 
@@ -25,6 +25,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp3, Layout, Tensor, Var, bail};
 
 use super::TrainError;
+use crate::fastlinear::slice;
 
 /// Prefix of the momentum buffers' names in a checkpoint.
 pub const VELOCITY_PREFIX: &str = "momentum.";
@@ -156,20 +157,6 @@ impl Sgd {
     }
 }
 
-/// The contiguous elements of a CPU storage, for reading.
-fn elements<'a, T: candle_core::WithDType>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-) -> candle_core::Result<&'a [T]> {
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!(
-            "the SGD update needs contiguous tensors, got strides {:?}",
-            layout.stride()
-        );
-    };
-    Ok(&storage.as_slice::<T>()?[start..end])
-}
-
 /// An elementwise update of one tensor from the gradient and one other operand.
 trait Rule {
     fn apply<T: candle_core::WithDType>(&self, target: &mut [T], gradient: &[T], other: &[T]);
@@ -201,13 +188,13 @@ fn update_in_place(
     match storage {
         CpuStorage::F32(values) => rule.apply(
             &mut values[start..end],
-            elements::<f32>(gradient.0, gradient.1)?,
-            elements::<f32>(other.0, other.1)?,
+            slice::<f32>(gradient.0, gradient.1)?,
+            slice::<f32>(other.0, other.1)?,
         ),
         CpuStorage::F64(values) => rule.apply(
             &mut values[start..end],
-            elements::<f64>(gradient.0, gradient.1)?,
-            elements::<f64>(other.0, other.1)?,
+            slice::<f64>(gradient.0, gradient.1)?,
+            slice::<f64>(other.0, other.1)?,
         ),
         _ => bail!("the SGD update supports f32 and f64 only"),
     }
