@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::DType;
 use candle_core::{Device, Tensor, Var};
-use common::{in_pool, random_var};
+use common::{in_pool, probe_gradients, random_var};
 use lossdyn::fastconv::{conv2d, conv2d_bias, conv2d_layer};
 use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;
@@ -200,20 +200,8 @@ fn check_layer(
         return Ok(());
     }
     let probe = random_var(&mut rng, reference.dims(), dtype);
-    let ours_grads = in_pool(|| {
-        (&ours * probe.as_tensor())
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap()
-    });
-    let reference_grads = (&reference * probe.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let ours_grads = in_pool(|| probe_gradients(&ours, probe.as_tensor()));
+    let reference_grads = probe_gradients(&reference, probe.as_tensor());
     for (var, name) in [(&input, "input"), (&weights, "kernel"), (&bias, "bias")] {
         let left = common::flat(ours_grads.get(var.as_tensor()).unwrap());
         let right = common::flat(reference_grads.get(var.as_tensor()).unwrap());
@@ -221,18 +209,11 @@ fn check_layer(
     }
 
     // A kernel that needs no gradient makes the layer recompute its columns in the backward
-    // pass instead of keeping them; the input gradient must not change.
+    // pass instead of keeping them. The input gradient must not change.
     let constant_kernel = w.detach();
     let output =
         in_pool(|| conv2d_layer(x, &constant_kernel, b, stride, padding, relu, true).unwrap());
-    let grads = in_pool(|| {
-        (&output * probe.as_tensor())
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap()
-    });
+    let grads = in_pool(|| probe_gradients(&output, probe.as_tensor()));
     prop_assert!(grads.get(&constant_kernel).is_none());
     let left = common::flat(grads.get(x).unwrap());
     let right = common::flat(reference_grads.get(x).unwrap());

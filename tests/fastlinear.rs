@@ -8,7 +8,7 @@ mod common;
 
 use approx::relative_eq;
 use candle_core::{DType, Device, Tensor};
-use common::{assert_close, flat, in_pool, random_values, random_var};
+use common::{assert_close, flat, in_pool, probe_gradients, random_values, random_var};
 use lossdyn::fastlinear::linear;
 use lossdyn::matmul::{MatMut, MatRef, matmul};
 use proptest::prelude::*;
@@ -48,20 +48,8 @@ fn check_linear(
     assert_close(&flat(&ours), &flat(&reference), tolerance, "output")?;
 
     // A random linear functional of the output gives a non-trivial gradient everywhere.
-    let ours_grads = in_pool(|| {
-        (&ours * probe.as_tensor())
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap()
-    });
-    let reference_grads = (&reference * probe.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let ours_grads = in_pool(|| probe_gradients(&ours, probe.as_tensor()));
+    let reference_grads = probe_gradients(&reference, probe.as_tensor());
     for (var, name) in [(&input, "input"), (&weight, "weight"), (&bias, "bias")] {
         let left = flat(ours_grads.get(var.as_tensor()).unwrap());
         let right = flat(reference_grads.get(var.as_tensor()).unwrap());
@@ -71,12 +59,7 @@ fn check_linear(
     // Without a tracked input the layer skips the input gradient but keeps the others.
     let constant = x.detach();
     let output = in_pool(|| linear(&constant, w, b, relu).unwrap());
-    let grads = (&output * probe.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let grads = probe_gradients(&output, probe.as_tensor());
     prop_assert!(grads.get(&constant).is_none());
     for (var, name) in [(&weight, "weight"), (&bias, "bias")] {
         let left = flat(grads.get(var.as_tensor()).unwrap());
@@ -87,12 +70,7 @@ fn check_linear(
     // A weight that needs no gradient gets none; the input and bias gradients stay.
     let constant_weight = w.detach();
     let output = in_pool(|| linear(x, &constant_weight, b, relu).unwrap());
-    let grads = (&output * probe.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let grads = probe_gradients(&output, probe.as_tensor());
     prop_assert!(grads.get(&constant_weight).is_none());
     for (var, name) in [(&input, "input"), (&bias, "bias")] {
         let left = flat(grads.get(var.as_tensor()).unwrap());

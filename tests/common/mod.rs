@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use approx::relative_eq;
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use proptest::prelude::*;
 use rand::RngExt;
@@ -63,4 +64,15 @@ pub fn assert_close(
         );
     }
     Ok(())
+}
+
+/// Returns the gradients of `sum(output * probe)`. With a random `probe` this linear
+/// functional of the output gives every gradient entry a non-trivial value.
+pub fn probe_gradients(output: &Tensor, probe: &Tensor) -> GradStore {
+    (output * probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
 }
